@@ -1,0 +1,48 @@
+# The two commands: `make run` and `make test`. Everything else is for developers and operators.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+GUNICORN := $(BIN)/gunicorn -k geventwebsocket.gunicorn.workers.GeventWebSocketWorker -w 1 --worker-connections 10000 --graceful-timeout 20
+
+.PHONY: run test lint format install install-dev browser bench cluster clean
+
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.installed-dev: requirements-dev.txt $(BIN)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+install-dev: $(BIN)/.installed-dev
+
+## run: install into .venv, apply migrations, serve on http://127.0.0.1:5000 (SQLite in instance/)
+run: install
+	$(BIN)/flask --app app db upgrade
+	$(GUNICORN) -b $(HOST):$(PORT) 'app:create_app()'
+
+## browser: Debian's Chromium for the browser tests (installed as root when missing)
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else echo "chromium is missing: run 'sudo apt-get install -y chromium'"; exit 1; fi; }
+
+## test: lint, then the whole suite on SQLite and PostgreSQL, with real servers and Chromium
+test: install-dev browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts bench/results

@@ -1,0 +1,1 @@
+"""The private-messaging chat: Socket.IO relay, storage and pages on Flask."""

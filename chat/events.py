@@ -1,0 +1,264 @@
+"""Socket.IO handlers: the session handshake, the message relay, read state and typing.
+
+Each handler validates its payload with the schema declared above it, calls the store,
+emits, and returns the acknowledgement of PROTOCOL.md B2/B6.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from flask import current_app, request, session
+from flask_socketio import ConnectionRefusedError, emit, join_room
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+from sqlalchemy.exc import SQLAlchemyError
+
+from chat import store
+from chat.extensions import db, socketio
+
+log = logging.getLogger(__name__)
+
+UserID = Annotated[StrictStr, Field(min_length=1, max_length=32)]
+MessageID = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
+ERROR_CODES = {"invalid_payload", "unknown_recipient", "too_long", "empty", "rate_limited"}
+
+
+class Payload(BaseModel):
+    """Base of every event schema: unknown keys are ignored, as old clients may send them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+def _presence():
+    return current_app.extensions["chat.presence"]
+
+
+def _limiter():
+    return current_app.extensions["chat.limiter"]
+
+
+def _error(code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"ok": False, "error": code, "detail": detail, **extra}
+
+
+def _validation_error(exc: ValidationError) -> dict[str, Any]:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    code = first["type"] if first["type"] in ERROR_CODES else "invalid_payload"
+    where = ".".join(str(part) for part in first["loc"]) or "payload"
+    return _error(code, f"{where}: {first['msg']}")
+
+
+def handler(event: str, schema: type[Payload], limit: str | None = None) -> Callable:
+    """Registers ``fn(me, payload)`` for ``event``; validation, limits and errors become acks."""
+
+    def decorator(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(data: object = None, *_extra: object) -> dict[str, Any] | None:
+            me: store.Identity | None = session.get("identity")
+            if me is None:
+                return _error("invalid_payload", "not authenticated")
+            config = current_app.config
+            try:
+                payload = schema.model_validate(data, context=config)
+            except ValidationError as exc:
+                ack = _validation_error(exc)
+                log.info("error ack event=%r user=%s error=%s", event, me.user_id, ack["error"])
+                return ack
+            if limit is not None:
+                wait = _limiter().take(
+                    f"{limit}:{me.user_id}",
+                    config[f"{limit.upper()}_RATE"],
+                    config[f"{limit.upper()}_BURST"],
+                )
+                if wait:
+                    log.info("error ack event=%r user=%s error=rate_limited", event, me.user_id)
+                    return _error("rate_limited", "too many requests", retryAfterMs=wait)
+            try:
+                return fn(me, payload)
+            except store.StoreError as exc:
+                log.info("error ack event=%r user=%s error=%s", event, me.user_id, exc.code)
+                return _error(exc.code, exc.detail)
+            except SQLAlchemyError:
+                db.session.rollback()
+                log.exception("storage failed event=%r user=%s", event, me.user_id)
+                return _error("unavailable", "storage is unavailable; nothing was stored")
+
+        socketio.on(event)(wrapper)
+        return wrapper
+
+    return decorator
+
+
+# --- handshake -------------------------------------------------------------------------
+
+
+class Auth(BaseModel):
+    """The CONNECT packet's ``auth``; anything unusable reads as absent."""
+
+    model_config = ConfigDict(extra="ignore")
+    sessionID: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, raw: object) -> Auth:
+        """Lenient: a malformed auth object is treated as no credentials."""
+        if not isinstance(raw, dict):
+            return cls()
+        fields = {k: v for k, v in raw.items() if k in cls.model_fields and isinstance(v, str)}
+        return cls(**fields)
+
+
+def _authenticate(auth: Auth) -> tuple[store.Identity, str]:
+    idle = current_app.config["SESSION_IDLE_DAYS"]
+    for token in (auth.sessionID, session.get("sessionID")):
+        if token and (me := store.resume(token, idle)) is not None:
+            return me, token
+    if auth.username is None:
+        raise ConnectionRefusedError("invalid username")
+    try:
+        return store.login(auth.username, auth.password or None)
+    except store.StoreError as exc:
+        raise ConnectionRefusedError(exc.code) from None
+
+
+@socketio.on("connect")
+def on_connect(auth: object = None) -> None:
+    """Any client connecting: resume or create its session, then PROTOCOL.md A2 in order."""
+    config = current_app.config
+    if _limiter().take(
+        f"connect:{request.remote_addr}", config["CONNECT_RATE"], config["CONNECT_BURST"]
+    ):
+        raise ConnectionRefusedError("rate limited")
+    try:
+        me, token = _authenticate(Auth.parse(auth))
+        presence = _presence()
+        presence.start(socketio.start_background_task, socketio.sleep, _announce_offline)
+        session["identity"] = me
+        presence.connect(me.user_id, request.sid, me.session_id)
+        emit("session", {"sessionID": token, "userID": me.user_id})
+        join_room(me.user_id)
+        users = store.users_payload(
+            me.user_id, presence.online(), config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
+        )
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("handshake refused: storage unavailable")
+        raise ConnectionRefusedError("unavailable") from None
+    emit("users", users)
+    emit(
+        "user connected",
+        {"userID": me.user_id, "username": me.username, "connected": True, "messages": []},
+        broadcast=True,
+        include_self=False,
+    )
+    log.info("connected user=%s sid=%s", me.user_id, request.sid)
+
+
+@socketio.on("disconnect")
+def on_disconnect(reason: object = None) -> None:
+    """A socket closing: announce the user offline only if it was their last socket anywhere."""
+    me: store.Identity | None = session.get("identity")
+    if me is None:
+        return
+    log.info("disconnected user=%s reason=%s", me.user_id, reason)
+    if _presence().disconnect(me.user_id, request.sid):
+        _announce_offline(me.user_id, skip_sid=request.sid)
+
+
+def _announce_offline(user_id: str, skip_sid: str | None = None) -> None:
+    try:
+        store.touch_last_seen(user_id)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("could not record last seen user=%s", user_id)
+    socketio.emit("user disconnected", user_id, skip_sid=skip_sid)
+
+
+# --- messages --------------------------------------------------------------------------
+
+
+class PrivateMessage(Payload):
+    content: StrictStr
+    to: UserID
+    clientId: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip():
+            raise PydanticCustomError("empty", "message is empty")
+        limit = (info.context or {}).get("MAX_MESSAGE_LENGTH", 4000)
+        if len(value) > limit:
+            raise PydanticCustomError(
+                "too_long", "message is over {limit} characters", {"limit": limit}
+            )
+        return value
+
+
+@handler("private message", PrivateMessage, limit="send")
+def on_private_message(me: store.Identity, msg: PrivateMessage) -> dict[str, Any]:
+    """A sender's message: stored first, then relayed to both users' rooms but this socket."""
+    stored, _created = store.save_message(me.user_id, msg.to, msg.content, msg.clientId)
+    wire = store.to_wire(stored)
+    # Re-relayed on a retry too: the first relay may be what was lost; clients merge by id.
+    emit("private message", wire, to=[stored.recipient_id, me.user_id], skip_sid=request.sid)
+    return {"ok": True, "message": wire}
+
+
+class FetchMessages(Payload):
+    with_: UserID = Field(alias="with")
+    before: MessageID | None = None
+    limit: Annotated[StrictInt, Field(ge=1, le=200)] | None = None
+
+
+@handler("fetch messages", FetchMessages, limit="fetch")
+def on_fetch_messages(me: store.Identity, req: FetchMessages) -> dict[str, Any]:
+    """A client paging back through one conversation, by message id."""
+    if not store.user_exists(req.with_):
+        raise store.UnknownRecipient("no user has this userID")
+    limit = req.limit or current_app.config["HISTORY_PAGE"]
+    messages, has_more = store.history(me.user_id, req.with_, limit, req.before)
+    return {"ok": True, "messages": [store.to_wire(m) for m in messages], "hasMore": has_more}
+
+
+class Read(Payload):
+    with_: UserID = Field(alias="with")
+    upTo: MessageID
+
+
+@handler("read", Read)
+def on_read(me: store.Identity, req: Read) -> dict[str, Any]:
+    """A reader's mark: stored, then sent to the reader's tabs and (receipts on) the peer's."""
+    up_to = store.mark_read(me.user_id, req.with_, req.upTo)
+    if up_to is not None:
+        rooms = [me.user_id]
+        if store.read_receipts_enabled(me.user_id):
+            rooms.append(req.with_)
+        socketio.emit("read", {"by": me.user_id, "with": req.with_, "upTo": up_to}, to=rooms)
+    return {"ok": True, "upTo": up_to}
+
+
+class Typing(Payload):
+    to: UserID
+
+
+@handler("typing", Typing, limit="typing")
+def on_typing(me: store.Identity, req: Typing) -> dict[str, Any]:
+    """A typist's signal, relayed to the peer's tabs and never stored."""
+    if req.to != me.user_id:
+        emit("typing", {"from": me.user_id}, to=req.to)
+    return {"ok": True}

@@ -1,0 +1,74 @@
+"""Database models: users, their login sessions, messages and read state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chat.extensions import db
+
+
+def utcnow() -> datetime:
+    """Column default: the current time, UTC, naive (stored as UTC everywhere)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class User(db.Model):
+    """A chat user; ``id`` is the public userID, ``name_key`` makes names unique."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    name_key: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(256), default=None)
+    read_receipts: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Session(db.Model):
+    """A login session; only the SHA-256 of the secret sessionID is stored."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Message(db.Model):
+    """A private message; ``user_lo``/``user_hi`` name the conversation for one index scan."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_client"),
+        Index("ix_messages_conversation", "user_lo", "user_hi", "id"),
+        Index("ix_messages_inbox", "recipient_id", "sender_id", "id"),
+        Index("ix_messages_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    sender_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id"))
+    recipient_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id"))
+    user_lo: Mapped[str] = mapped_column(String(32))
+    user_hi: Mapped[str] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(Text)
+    client_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReadState(db.Model):
+    """How far ``user_id`` has read the conversation with ``peer_id``; only moves forward."""
+
+    __tablename__ = "read_state"
+
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    peer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    up_to: Mapped[int] = mapped_column(default=0)
