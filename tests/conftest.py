@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from app import create_app
 from chat.extensions import db, socketio
-from tests.helpers import Tab, TestClient, pg_database
+from tests.helpers import SocketClient, Tab, drop_pg_databases, pg_database
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("read_state", "messages", "sessions", "users")
@@ -46,11 +46,17 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_url(tmp_path_factory) -> str:
+def pg_url(tmp_path_factory) -> Iterator[str]:
     """A PostgreSQL database with every migration applied, emptied for each test."""
     url = pg_database("chat_test").replace("postgresql://", "postgresql+psycopg://", 1)
     _migrate(url, tmp_path_factory.mktemp("pg"))
-    return url
+    yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_databases() -> Iterator[None]:
+    yield
+    drop_pg_databases()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -103,7 +109,7 @@ def socket_client(app) -> Callable:
     opened = []
 
     def open_client(auth=None, **kwargs):
-        c = TestClient(app, socketio, auth=auth, **kwargs)
+        c = SocketClient(app, socketio, auth=auth, **kwargs)
         opened.append(c)
         return c
 

@@ -10,17 +10,30 @@ from flask_socketio.test_client import SocketIOTestClient
 from socketio import packet
 
 PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# Several checkouts may run their suites at once on one PostgreSQL: names carry the pid.
+RUN = str(os.getpid())
 
 
 def pg_database(name: str) -> str:
-    """Creates (or empties) PostgreSQL database ``name`` and returns its URL."""
+    """Creates (or empties) PostgreSQL database ``name`` for this run and returns its URL."""
+    name = f"{name}_{RUN}"
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return PG_URL.rsplit("/", 1)[0] + "/" + name
 
 
-class TestClient(SocketIOTestClient):
+def drop_pg_databases() -> None:
+    """Drops the databases this run created."""
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        names = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"%\\_{RUN}",)
+        ).fetchall()
+        for (name,) in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class SocketClient(SocketIOTestClient):
     """Flask-SocketIO's test client, also keeping the data of a CONNECT_ERROR."""
 
     connect_error: Any = None
@@ -45,7 +58,7 @@ def open_tab(app: Any, **auth: Any) -> Tab:
     """Connects a tab to ``app`` with ``auth``; fails when refused."""
     from chat.extensions import socketio
 
-    client = TestClient(app, socketio, auth=auth)
+    client = SocketClient(app, socketio, auth=auth)
     assert client.is_connected(), f"handshake refused: {client.connect_error}"
     return Tab(client)
 

@@ -1,0 +1,70 @@
+"""A real gunicorn server with the gevent-websocket worker, driven over real transports."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.helpers import pg_database
+from tests.servers import Remote, Server, migrate
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('srv') / 'chat.db'}"
+    else:
+        url = pg_database("chat_test_server")
+    env = {"DATABASE_URL": url, "REDIS_URL": ""}
+    migrate(env)
+    srv = Server(env).start()
+    yield srv
+    srv.stop()
+
+
+def test_websocket_only_transport_round_trip(server):
+    bob = Remote(server.url, transports=["websocket"], username="ws_bob")
+    alice = Remote(server.url, transports=["websocket"], username="ws_alice")
+    try:
+        assert alice.sio.transport() == "websocket"
+        ack = alice.send(bob.user_id, "over websocket")
+        assert ack["ok"] is True
+        got = bob.wait_for("private message", lambda m: m["id"] == ack["message"]["id"])
+        assert got["content"] == "over websocket" and got["from"] == alice.user_id
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_polling_upgrades_to_websocket(server):
+    carol = Remote(server.url, transports=["polling", "websocket"], username="up_carol")
+    try:
+        carol.wait_for("users")
+        # python-engineio's client upgrades inside connect(): polling handshake, then upgrade.
+        assert carol.sio.transport() == "websocket"
+        ack = carol.send(carol.user_id, "note to self after upgrade")
+        assert ack["ok"] is True
+    finally:
+        carol.close()
+
+
+def test_refusal_reaches_the_client_as_connect_error(server):
+    import socketio
+
+    sio = socketio.Client(reconnection=False)
+    errors = []
+    sio.on("connect_error", errors.append)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        sio.connect(server.url, auth={"username": "x"}, transports=["websocket"], wait_timeout=5)
+    assert errors == [{"message": "invalid username"}]
+
+
+def test_pages_are_served_with_security_headers(server):
+    page = requests.get(server.url + "/", timeout=5)
+    assert page.status_code == 200
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in page.headers["Content-Security-Policy"]
+    js = requests.get(server.url + "/static/vendor/socket.io/socket.io.min.js", timeout=5)
+    assert js.status_code == 200 and "io" in js.text
