@@ -70,6 +70,9 @@ def load(
                 config[key] = float(raw)
     config["SQLALCHEMY_DATABASE_URI"] = database_uri(env.get("DATABASE_URL"), instance_path)
     config["REDIS_URL"] = env.get("REDIS_URL") or None
+    # Every Redis key and the message-queue channel start with this, so that several
+    # deployments (or test runs) can share one Redis without hearing each other.
+    config["REDIS_PREFIX"] = env.get("REDIS_PREFIX", "chat:")
     config["SECRET_KEY"] = (
         overrides.get("SECRET_KEY") or env.get("SECRET_KEY") or secret_key(instance_path)
     )

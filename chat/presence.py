@@ -200,7 +200,7 @@ def create(config: dict) -> MemoryPresence | RedisPresence:
         return MemoryPresence()
     return RedisPresence(
         url,
-        prefix=config.get("PRESENCE_PREFIX", "chat:presence:"),
+        prefix=f"{config['REDIS_PREFIX']}presence:",
         heartbeat=int(config["PRESENCE_HEARTBEAT_S"]),
         ttl=int(config["PRESENCE_TTL_S"]),
     )

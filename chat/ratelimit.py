@@ -76,4 +76,4 @@ class RedisLimiter:
 def create(config: dict) -> MemoryLimiter | RedisLimiter:
     """Called by ``create_app``; Redis buckets when REDIS_URL is set, memory otherwise."""
     url = config.get("REDIS_URL")
-    return RedisLimiter(url) if url else MemoryLimiter()
+    return RedisLimiter(url, prefix=f"{config['REDIS_PREFIX']}rl:") if url else MemoryLimiter()
