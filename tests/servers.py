@@ -49,24 +49,29 @@ class Server:
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        """The gunicorn command line of the design card, on this server's port."""
+        return [
+            str(BIN / "gunicorn"),
+            "-k",
+            WORKER,
+            "-w",
+            "1",
+            "--worker-connections",
+            "10000",
+            "--graceful-timeout",
+            "10",
+            "--no-control-socket",
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "app:create_app()",
+        ]
+
     def start(self, timeout: float = 20) -> Server:
         """Starts the process and returns once it answers HTTP."""
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "-k",
-                WORKER,
-                "-w",
-                "1",
-                "--worker-connections",
-                "10000",
-                "--graceful-timeout",
-                "10",
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "app:create_app()",
-            ],
+            self.command(),
             cwd=ROOT,
             env=self.env,
             stdout=log,
