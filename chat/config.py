@@ -21,6 +21,10 @@ DEFAULTS: dict[str, object] = {
     "CONNECT_BURST": 30,
     "PRESENCE_HEARTBEAT_S": 10,
     "PRESENCE_TTL_S": 25,
+    # How long a database may keep a user waiting (connect, lock wait) before "unavailable".
+    "DB_TIMEOUT_S": 5.0,
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).
+    "TRUSTED_PROXIES": 0,
 }
 
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
@@ -88,20 +92,49 @@ def load(
 
 
 def engine_options(config: dict) -> dict[str, object]:
-    """Called by ``create_app``; pool settings that suit the configured database."""
+    """Called by ``create_app``; pool settings and timeouts that suit the configured database.
+
+    Every wait on the database is bounded by DB_TIMEOUT_S, so that a database that is down,
+    unreachable or locked is answered with "unavailable" instead of a hang.
+    """
     uri = str(config["SQLALCHEMY_DATABASE_URI"])
+    timeout = float(config["DB_TIMEOUT_S"])
     if uri.startswith("sqlite"):
         # One connection: a writer waiting on SQLite's lock can't block the one holding it.
-        return {"pool_size": 1, "max_overflow": 0, "pool_timeout": 10}
+        # ``timeout`` is SQLite's busy timeout: how long a write waits for another process's lock.
+        return {
+            "pool_size": 1,
+            "max_overflow": 0,
+            "pool_timeout": timeout * 2,
+            "connect_args": {"timeout": timeout},
+        }
+    ms = int(timeout * 1000)
     return {
         "pool_pre_ping": True,
         "pool_size": 10,
         "max_overflow": 20,
-        "pool_timeout": 5,
-        "connect_args": {"connect_timeout": 5},
+        "pool_timeout": timeout,
+        "connect_args": {
+            "connect_timeout": max(1, round(timeout)),
+            # A lock held elsewhere (a migration, a stuck transaction) cancels the statement
+            # instead of queueing every send behind it. Not statement_timeout: that would also
+            # cancel a long migration run with these settings.
+            "options": f"-c lock_timeout={ms}",
+            # A peer that vanished without a FIN (network partition) is noticed by the kernel
+            # within this many ms instead of TCP's default of minutes.
+            "tcp_user_timeout": ms,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        },
     }
 
 
 def max_buffer_size(config: dict) -> int:
-    """Called by ``create_app``; the largest valid event (6 bytes a character when escaped)."""
-    return max(64 * 1024, int(config["MAX_MESSAGE_LENGTH"]) * 6 + 4096)
+    """Called by ``create_app``; bytes of the largest valid event, the limit of any packet.
+
+    Worst case per character: 12 bytes, a JSON-escaped surrogate pair as python-socketio's
+    client writes an emoji; 4 KiB more carries the rest of the packet.
+    """
+    return int(config["MAX_MESSAGE_LENGTH"]) * 12 + 4096

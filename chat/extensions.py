@@ -26,11 +26,10 @@ socketio = SocketIO()
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL lets readers run beside the writer; the busy timeout makes writers wait, not fail."""
+    """WAL lets readers run beside the writer (the busy timeout is DB_TIMEOUT_S, in config)."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

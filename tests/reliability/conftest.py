@@ -1,0 +1,91 @@
+"""Fixtures of the reliability tests: a migrated database for real servers, and peers."""
+
+from __future__ import annotations
+
+import gc
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.helpers import pg_database
+from tests.reliability.faults import TcpProxy
+from tests.reliability.peers import Peer
+from tests.servers import Server, migrate
+
+# Real servers under test get generous limits unless a test lowers them.
+GENEROUS = {
+    "REDIS_URL": "",
+    "SEND_RATE": "1000",
+    "SEND_BURST": "10000",
+    "FETCH_RATE": "1000",
+    "FETCH_BURST": "10000",
+    "CONNECT_RATE": "1000",
+    "CONNECT_BURST": "10000",
+}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server_env(request, tmp_path) -> dict[str, str]:
+    """Environment of a real server on an empty, migrated database: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'chat.db'}"
+    else:
+        url = pg_database(f"rel_{uuid.uuid4().hex[:8]}")
+    env = {**GENEROUS, "DATABASE_URL": url}
+    migrate(env)
+    return env
+
+
+@pytest.fixture
+def tcp_proxy() -> Iterator[Callable[[str, int], TcpProxy]]:
+    """Makes TCP proxies to ``(host, port)``, all closed at the end of the test."""
+    made: list[TcpProxy] = []
+
+    def make(host: str, port: int) -> TcpProxy:
+        made.append(TcpProxy(host, port))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.close()
+
+
+@pytest.fixture
+def start_server(tmp_path) -> Iterator[Callable[..., Server]]:
+    """Starts real servers (log in ``tmp_path``), all stopped at the end of the test."""
+    started: list[Server] = []
+
+    def start(env: dict[str, str], name: str = "server") -> Server:
+        server = Server(env, log_path=tmp_path / f"{name}.log")
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def peers(start_server) -> Iterator[Callable[..., Peer]]:
+    """Opens reconnecting python-socketio clients, all closed at the end of the test.
+
+    Depends on ``start_server`` so that clients close first: a server stopping gracefully
+    waits for its open WebSockets.
+    """
+    opened: list[Peer] = []
+
+    def open_peer(url: str, **auth) -> Peer:
+        peer = Peer(url, **auth)
+        opened.append(peer)
+        return peer
+
+    yield open_peer
+    for peer in opened:
+        peer.close()
+    # python-engineio's client leaves the socket of a connection the server dropped to the
+    # garbage collector; collect it here, where that is expected, not in a later test.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
