@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from chat import store
@@ -143,21 +144,29 @@ def on_connect(auth: object = None) -> None:
         f"connect:{request.remote_addr}", config["CONNECT_RATE"], config["CONNECT_BURST"]
     ):
         raise ConnectionRefusedError("rate limited")
+    me: store.Identity | None = None
     try:
         me, token = _authenticate(Auth.parse(auth))
         presence = _presence()
         presence.start(socketio.start_background_task, socketio.sleep, _announce_offline)
-        session["identity"] = me
-        presence.connect(me.user_id, request.sid, me.session_id)
-        emit("session", {"sessionID": token, "userID": me.user_id})
-        join_room(me.user_id)
         users = store.users_payload(
-            me.user_id, presence.online(), config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
+            me.user_id,
+            presence.online() | {me.user_id},
+            config["HISTORY_PAGE"],
+            config["USERS_LIST_LIMIT"],
         )
-    except SQLAlchemyError:
+        # Last, so that a refusal above leaves no socket behind in presence.
+        presence.connect(me.user_id, request.sid, me.session_id)
+    except (SQLAlchemyError, RedisError):
+        # Database or (with REDIS_URL) presence down: a clear refusal rather than a hang.
         db.session.rollback()
         log.exception("handshake refused: storage unavailable")
+        if me is not None and me.new_user:
+            _forget(me)
         raise ConnectionRefusedError("unavailable") from None
+    session["identity"] = me
+    emit("session", {"sessionID": token, "userID": me.user_id})
+    join_room(me.user_id)
     emit("users", users)
     emit(
         "user connected",
@@ -166,6 +175,15 @@ def on_connect(auth: object = None) -> None:
         include_self=False,
     )
     log.info("connected user=%s sid=%s", me.user_id, request.sid)
+
+
+def _forget(me: store.Identity) -> None:
+    # A name created by a refused handshake would stay taken, unclaimable without a password.
+    try:
+        store.forget_new_user(me)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("could not forget user=%s of a refused handshake", me.user_id)
 
 
 @socketio.on("disconnect")

@@ -51,6 +51,7 @@ class Identity:
     user_id: str
     username: str
     session_id: int
+    new_user: bool = False  # created by the login that made this identity
 
 
 def normalize_username(raw: object) -> tuple[str, str]:
@@ -83,6 +84,7 @@ def login(raw_name: object, password: str | None = None) -> tuple[Identity, str]
     """
     name, key = normalize_username(raw_name)
     user = db.session.scalar(select(User).where(User.name_key == key))
+    created = user is None
     if user is None:
         user = User(
             id=secrets.token_hex(8),
@@ -102,7 +104,7 @@ def login(raw_name: object, password: str | None = None) -> tuple[Identity, str]
         raise UsernameTaken("this username is already in use")
     row, token = _new_session(user)
     db.session.commit()
-    return Identity(user.id, user.username, row.id), token
+    return Identity(user.id, user.username, row.id, new_user=created), token
 
 
 def _password_ok(user: User, password: str | None) -> bool:
@@ -130,6 +132,14 @@ def resume(token: object, idle_days: int) -> Identity | None:
         row.last_used_at = now
         db.session.commit()
     return Identity(user.id, user.username, row.id)
+
+
+def forget_new_user(me: Identity) -> None:
+    """Called when a handshake that created ``me`` fails; frees the name it had just taken."""
+    db.session.execute(delete(Session).where(Session.id == me.session_id))
+    if me.new_user:
+        db.session.execute(delete(User).where(User.id == me.user_id))
+    db.session.commit()
 
 
 def revoke(session_id: int) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.helpers import pg_database
-from tests.reliability.faults import TcpProxy
+from tests.reliability.faults import RedisProcess, TcpProxy
 from tests.reliability.peers import Peer
 from tests.servers import Server, migrate
 
@@ -36,6 +36,19 @@ def server_env(request, tmp_path) -> dict[str, str]:
     env = {**GENEROUS, "DATABASE_URL": url}
     migrate(env)
     return env
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisProcess]:
+    """A redis-server of this test's own (the shared one is never stopped), killed at the end."""
+    process = RedisProcess().start()
+    yield process
+    process.kill()
+
+
+def redis_env(url: str) -> dict[str, str]:
+    """REDIS_URL with a prefix of its own, so that tests sharing a Redis never hear each other."""
+    return {"REDIS_URL": url, "REDIS_PREFIX": f"test:{uuid.uuid4().hex}:"}
 
 
 @pytest.fixture

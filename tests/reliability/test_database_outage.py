@@ -39,8 +39,9 @@ def refusal(url: str, **auth) -> tuple[object, float]:
         pass
     finally:
         took = time.monotonic() - start
+        accepted = sio.connected
         sio.disconnect()
-    return (errors[0] if errors else "accepted"), took
+    return (errors[0] if errors else "accepted" if accepted else "no answer"), took
 
 
 def send_unavailable(peer, to: str, text: str) -> float:

@@ -1,0 +1,91 @@
+"""Redis down under two processes: each keeps storing and delivering to its own clients.
+
+Uses a redis-server of the test's own, killed and restarted on the same port; the shared
+Redis is never touched.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.reliability.conftest import GENEROUS, redis_env
+from tests.reliability.faults import wait_until
+from tests.reliability.test_database_outage import refusal
+from tests.servers import migrate
+
+pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore::ResourceWarning")]
+
+
+def test_redis_down_keeps_local_delivery_and_recovers(
+    start_server, peers, private_redis, tmp_path, capsys
+):
+    env = {
+        **GENEROUS,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}",
+        **redis_env(private_redis.url),
+    }
+    migrate(env)
+    a = start_server(env, "a")
+    b = start_server(env, "b")
+    alice = peers(a.url, username="alice")
+    alice2 = peers(a.url, sessionID=alice.session_id)
+    carol = peers(a.url, username="carol")
+    bob = peers(b.url, username="bob")
+
+    def delivered(peer, ack, timeout=10):
+        return peer.wait_for("private message", lambda m: m["id"] == ack["id"], timeout)
+
+    ack = alice.call("private message", {"content": "before", "to": bob.user_id})
+    delivered(bob, ack["message"])  # across processes, through Redis
+
+    private_redis.kill()
+    down_at = time.monotonic()
+    sent_while_down = []
+    for i in range(5):
+        start = time.monotonic()
+        ack = alice.call("private message", {"content": f"local {i}", "to": carol.user_id})
+        assert ack["ok"], ack
+        assert time.monotonic() - start < 3  # no stall on the dead Redis
+        delivered(carol, ack["message"])  # same process: Redis is not needed
+        delivered(alice2, ack["message"])  # the sender's other tab
+    for sender, to in ((alice, bob.user_id), (bob, alice.user_id)):
+        ack = sender.call("private message", {"content": "across, while down", "to": to})
+        assert ack["ok"], ack  # stored: the recipient finds it in its history
+        sent_while_down.append(ack["message"])
+    typing = alice.call("typing", {"to": carol.user_id})
+    assert typing == {"ok": True}
+    carol.wait_for("typing", lambda t: t["from"] == alice.user_id)
+    error, took = refusal(a.url, username="newcomer")
+    assert error == {"message": "unavailable"} and took < 10
+
+    # Stay down long enough for the subscriber's retry interval to grow.
+    log_a = tmp_path / "a.log"
+    wait_until(lambda: "retry in 2.0s" in log_a.read_text(), 15, what="subscriber retrying")
+    private_redis.start()  # same port, empty
+    up_at = time.monotonic()
+    recovered = None
+    for i in range(60):
+        ack = alice.call("private message", {"content": f"probe {i}", "to": bob.user_id})
+        assert ack["ok"]
+        try:
+            delivered(bob, ack["message"], timeout=0.5)
+        except AssertionError:
+            continue
+        recovered = time.monotonic() - up_at
+        break
+    assert recovered is not None, "cross-process delivery did not come back"
+    assert peers(a.url, username="newcomer").user_id
+
+    for who, peer_id in ((bob, alice.user_id), (alice, bob.user_id)):
+        ids = {m["id"] for m in who.history(peer_id)}
+        assert {m["id"] for m in sent_while_down} <= ids
+    log = log_a.read_text()
+    assert "message queue unavailable" in log
+    assert "message queue back after" in log
+    with capsys.disabled():
+        print(
+            f"\nRedis down {up_at - down_at:.1f}s; cross-process delivery back "
+            f"{recovered:.2f}s after Redis returned"
+        )
