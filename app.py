@@ -33,6 +33,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         max_http_buffer_size=config.max_buffer_size(app.config),
     )
     app.register_blueprint(views.bp)
-    security.init_app(app)
+    security.init_app(app, max_event_bytes=config.max_buffer_size(app.config))
     cli.init_app(app)
     return app

@@ -1,6 +1,10 @@
-"""Security headers on every HTTP response."""
+"""HTTP hardening: security headers, the real client behind a proxy, cookies, WebSocket limits."""
 
-from flask import Flask, Response
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -8,9 +12,68 @@ CSP = (
     "object-src 'none'"
 )
 
+_ws_limit = {"bytes": 1_000_000}  # set by init_app from the configured largest event
 
-def init_app(app: Flask) -> None:
-    """Called by ``create_app``; adds CSP and friends to every response."""
+
+class HttpsAwareSessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS (or when forced)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """SESSION_COOKIE_SECURE, or the request's own scheme (through ProxyFix behind nginx)."""
+        return super().get_cookie_secure(app) or request.is_secure
+
+
+def limit_websocket_messages(max_bytes: int) -> None:
+    """Makes gevent-websocket refuse a frame or message over ``max_bytes`` before buffering it.
+
+    gevent-websocket reads a whole frame of any announced length into memory, and only then
+    does python-engineio compare it with ``max_http_buffer_size``: one client announcing a
+    huge frame could exhaust the worker's memory. This checks the announced length first.
+    """
+    _ws_limit["bytes"] = max_bytes
+    try:
+        from geventwebsocket import websocket as gws
+    except ImportError:  # threading mode (flask run): simple-websocket enforces its own limit
+        return
+    if getattr(gws.Header, "chat_limited", False):
+        return
+    decode_header = gws.Header.decode_header
+    read_frame = gws.WebSocket.read_frame
+
+    def limited_decode_header(cls, stream):
+        header = decode_header(stream)
+        if header.length > _ws_limit["bytes"]:
+            raise gws.FrameTooLargeException(f"frame of {header.length} bytes")
+        return header
+
+    def limited_read_frame(self):
+        header, payload = read_frame(self)
+        # A message split into continuation frames must not grow past the limit either.
+        key = "chat.ws_message_bytes"
+        if header.opcode in (self.OPCODE_TEXT, self.OPCODE_BINARY):
+            self.environ[key] = 0
+        if header.opcode in (self.OPCODE_TEXT, self.OPCODE_BINARY, self.OPCODE_CONTINUATION):
+            self.environ[key] = self.environ.get(key, 0) + len(payload)
+            if self.environ[key] > _ws_limit["bytes"]:
+                raise gws.FrameTooLargeException("message too large")
+        return header, payload
+
+    gws.Header.decode_header = classmethod(limited_decode_header)
+    gws.WebSocket.read_frame = limited_read_frame
+    gws.Header.chat_limited = True
+
+
+def init_app(app: Flask, max_event_bytes: int | None = None) -> None:
+    """Called by ``create_app`` after Socket.IO: proxy headers, cookies, headers, limits."""
+    proxies = int(app.config.get("TRUSTED_PROXIES", 0))
+    if proxies:
+        # Behind nginx: the client's address (per-IP limits, logs) and scheme (Secure cookie,
+        # same-origin check) come from X-Forwarded-*, trusted from this many proxies only.
+        # Wrapping after socketio.init_app puts Socket.IO requests behind it too.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    app.session_interface = HttpsAwareSessionInterface()
+    if max_event_bytes is not None:
+        limit_websocket_messages(max_event_bytes)
 
     @app.after_request
     def _headers(response: Response) -> Response:
