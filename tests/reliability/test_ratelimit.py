@@ -1,0 +1,76 @@
+"""Per-user token buckets on sends, typing and history; in memory, and shared in Redis."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from chat.extensions import db
+from chat.models import Message
+from chat.ratelimit import MemoryLimiter, RedisLimiter
+from tests.helpers import open_tab
+from tests.servers import free_port
+
+SHARED_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+EVENTS = [
+    ("private message", "SEND", lambda peer: {"content": "hi", "to": peer}),
+    ("typing", "TYPING", lambda peer: {"to": peer}),
+    ("fetch messages", "FETCH", lambda peer: {"with": peer}),
+]
+
+
+@pytest.mark.parametrize(("event", "limit", "payload"), EVENTS, ids=[e[0] for e in EVENTS])
+def test_each_user_has_its_own_bucket_per_action(make_app, caplog, event, limit, payload):
+    app = make_app(**{f"{limit}_RATE": 1.0, f"{limit}_BURST": 3})
+    bob = open_tab(app, username="bob")
+    alice = open_tab(app, username="alice")
+    acks = [alice.emit(event, payload(bob.user_id)) for _ in range(3)]
+    assert all(a["ok"] for a in acks), acks
+    with caplog.at_level(logging.INFO, logger="chat.events"):
+        refused = alice.emit(event, payload(bob.user_id))
+    assert refused["ok"] is False and refused["error"] == "rate_limited"
+    assert 0 < refused["retryAfterMs"] <= 1000
+    assert "error=rate_limited" in caplog.text  # every refusal is a log line too
+    # Another user is not slowed down by alice's empty bucket.
+    assert bob.emit(event, payload(alice.user_id))["ok"] is True
+    if event == "private message":
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Message)) == 4
+
+
+def test_bucket_refills_at_the_configured_rate():
+    now = [0.0]
+    limiter = MemoryLimiter(clock=lambda: now[0])
+    assert [limiter.take("k", 2.0, 2) for _ in range(2)] == [0, 0]
+    assert limiter.take("k", 2.0, 2) == 500  # one token every half second
+    now[0] += 0.5
+    assert limiter.take("k", 2.0, 2) == 0
+    now[0] += 10
+    assert [limiter.take("k", 2.0, 2) for _ in range(3)] == [0, 0, 500]  # burst caps savings
+
+
+def test_redis_buckets_are_shared_by_every_process():
+    prefix = f"test:{uuid.uuid4().hex}:rl:"
+    one, two = RedisLimiter(SHARED_REDIS, prefix), RedisLimiter(SHARED_REDIS, prefix)
+    try:
+        assert [one.take("send:u1", 1.0, 3), two.take("send:u1", 1.0, 3)] == [0, 0]
+        assert one.take("send:u1", 1.0, 3) == 0
+        assert 0 < two.take("send:u1", 1.0, 3) <= 1000  # the other process's sends count
+        assert one.take("send:u2", 1.0, 3) == 0  # per user
+    finally:
+        for key in one.redis.scan_iter(match=f"{prefix}*"):
+            one.redis.delete(key)
+        one.redis.close()
+        two.redis.close()
+
+
+def test_redis_down_still_limits_per_process():
+    limiter = RedisLimiter(f"redis://127.0.0.1:{free_port()}/0", "test:")
+    assert [limiter.take("send:u1", 1.0, 2) for _ in range(2)] == [0, 0]
+    assert limiter.take("send:u1", 1.0, 2) > 0
+    limiter.redis.close()
