@@ -1,6 +1,9 @@
-"""HTTP hardening: security headers, the real client behind a proxy, cookies, WebSocket limits."""
+"""Hardening at the edges: headers, proxies, cookies, WebSocket limits, reserved event names."""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
@@ -11,6 +14,11 @@ CSP = (
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
     "object-src 'none'"
 )
+
+log = logging.getLogger(__name__)
+
+# python-socketio runs the connect/disconnect handlers for a client EVENT of that name.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 
 _ws_limit = {"bytes": 1_000_000}  # set by init_app from the configured largest event
 
@@ -63,6 +71,24 @@ def limit_websocket_messages(max_bytes: int) -> None:
     gws.Header.chat_limited = True
 
 
+def ignore_reserved_events(server: Any) -> None:
+    """Drops client events named like lifecycle events, or not named by a string at all.
+
+    Without this a client emitting "disconnect" runs the disconnect handler for its live
+    socket (everyone is told it went offline), and "connect" runs the handshake again.
+    """
+    handle_event = server._handle_event
+
+    def guarded(eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+        name = data[0] if isinstance(data, list) and data else None
+        if not isinstance(name, str) or name in RESERVED_EVENTS:
+            log.info("ignored client event named %r", name)
+            return None
+        return handle_event(eio_sid, namespace, id, data)
+
+    server._handle_event = guarded
+
+
 def init_app(app: Flask, max_event_bytes: int | None = None) -> None:
     """Called by ``create_app`` after Socket.IO: proxy headers, cookies, headers, limits."""
     proxies = int(app.config.get("TRUSTED_PROXIES", 0))
@@ -72,6 +98,7 @@ def init_app(app: Flask, max_event_bytes: int | None = None) -> None:
         # Wrapping after socketio.init_app puts Socket.IO requests behind it too.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.session_interface = HttpsAwareSessionInterface()
+    ignore_reserved_events(app.extensions["socketio"].server)
     if max_event_bytes is not None:
         limit_websocket_messages(max_event_bytes)
 
