@@ -31,6 +31,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         client_manager=messagequeue.create(app.config),
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         max_http_buffer_size=config.max_buffer_size(app.config),
+        # One socket's events run one at a time, in order, in that socket's reader: a flooding
+        # client is held back by its own connection instead of spawning greenlets without end.
+        async_handlers=False,
     )
     app.register_blueprint(views.bp)
     security.init_app(app, max_event_bytes=config.max_buffer_size(app.config))

@@ -71,11 +71,14 @@ def limit_websocket_messages(max_bytes: int) -> None:
     gws.Header.chat_limited = True
 
 
-def ignore_reserved_events(server: Any) -> None:
-    """Drops client events named like lifecycle events, or not named by a string at all.
+def guard_events(server: Any) -> None:
+    """Wraps every client event: drops reserved or malformed names, then yields once.
 
-    Without this a client emitting "disconnect" runs the disconnect handler for its live
-    socket (everyone is told it went offline), and "connect" runs the handshake again.
+    - A client emitting "disconnect" would otherwise run the disconnect handler for its live
+      socket (everyone is told it went offline), and "connect" would run the handshake again.
+    - The yield: events of one socket are handled in that socket's reader (async_handlers
+      off), and gevent's recv never yields while bytes are waiting, so a flooding client
+      would otherwise keep the worker to itself, and nobody else could even connect.
     """
     handle_event = server._handle_event
 
@@ -84,6 +87,7 @@ def ignore_reserved_events(server: Any) -> None:
         if not isinstance(name, str) or name in RESERVED_EVENTS:
             log.info("ignored client event named %r", name)
             return None
+        server.sleep(0)
         return handle_event(eio_sid, namespace, id, data)
 
     server._handle_event = guarded
@@ -98,7 +102,7 @@ def init_app(app: Flask, max_event_bytes: int | None = None) -> None:
         # Wrapping after socketio.init_app puts Socket.IO requests behind it too.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.session_interface = HttpsAwareSessionInterface()
-    ignore_reserved_events(app.extensions["socketio"].server)
+    guard_events(app.extensions["socketio"].server)
     if max_event_bytes is not None:
         limit_websocket_messages(max_event_bytes)
 

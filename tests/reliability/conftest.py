@@ -97,8 +97,17 @@ def peers(start_server) -> Iterator[Callable[..., Peer]]:
     yield open_peer
     for peer in opened:
         peer.close()
-    # python-engineio's client leaves the socket of a connection the server dropped to the
-    # garbage collector; collect it here, where that is expected, not in a later test.
+
+
+@pytest.fixture(autouse=True)
+def _collect_client_sockets() -> Iterator[None]:
+    """Collects, after each test here, the sockets that client libraries leave to the GC.
+
+    python-engineio's and websocket-client's sockets of connections that a server refused,
+    dropped or was killed under are closed only by the garbage collector; collected in a
+    later test, their ResourceWarning would fail that test instead.
+    """
+    yield
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
