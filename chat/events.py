@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 UserID = Annotated[StrictStr, Field(min_length=1, max_length=32)]
 MessageID = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
+OVER_LIMIT_PAUSE_MS = 50
 ERROR_CODES = {"invalid_payload", "unknown_recipient", "too_long", "empty", "rate_limited"}
 
 
@@ -86,6 +87,9 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
                 )
                 if wait:
                     log.info("error ack event=%r user=%s error=rate_limited", event, me.user_id)
+                    # Events run in the socket's reader: pausing it makes a flooding client
+                    # wait on its own connection instead of costing the worker CPU.
+                    socketio.sleep(min(wait, OVER_LIMIT_PAUSE_MS) / 1000)
                     return _error("rate_limited", "too many requests", retryAfterMs=wait)
             try:
                 return fn(me, payload)
