@@ -15,6 +15,7 @@ from typing import TextIO
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from chat import admin, store
 from chat.extensions import socketio
@@ -50,6 +51,7 @@ def _disconnect(user_id: str) -> int:
 
 
 @click.command("list-users")
+@with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per user.")
 def list_users(as_json: bool) -> None:
     """Lists every user: userID, username, state, live sessions, last seen."""
@@ -83,6 +85,7 @@ def list_users(as_json: bool) -> None:
 
 
 @click.command("revoke-sessions")
+@with_appcontext
 @click.argument("user")
 def revoke_sessions(user: str) -> None:
     """Ends every session of USER (userID or username) and closes its sockets."""
@@ -94,6 +97,7 @@ def revoke_sessions(user: str) -> None:
 
 
 @click.command("remove-user")
+@with_appcontext
 @click.argument("user")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def remove_user(user: str, yes: bool) -> None:
@@ -131,6 +135,7 @@ def _write_export(a, b, out: TextIO) -> int:
 
 
 @click.command("export-conversation")
+@with_appcontext
 @click.argument("user")
 @click.argument("peer")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="File (default: stdout).")
@@ -148,6 +153,7 @@ def export_conversation(user: str, peer: str, output: str | None) -> None:
 
 
 @click.command("purge-messages")
+@with_appcontext
 @click.option(
     "--older-than",
     "days",

@@ -194,7 +194,7 @@ def metrics_view():
     """Prometheus exposition; only for allowed networks or the bearer token (README)."""
     if not metrics.allowed(request, current_app.config):
         abort(403)
-    body, content_type = metrics.render(current_app)
+    body, content_type = metrics.render(current_app, request.headers.get("Accept", ""))
     return Response(body, content_type=content_type)
 
 

@@ -27,22 +27,17 @@ from typing import Any
 
 from flask import Flask, Request, request, session
 from flask_socketio import ConnectionRefusedError
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from chat.logs import fields
 
-log = logging.getLogger(__name__)
+# The lines written here are about Socket.IO events: they carry that logger's name.
+log = logging.getLogger("chat.events")
 
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
@@ -290,16 +285,30 @@ def _prune_dead(path: str) -> None:
     # sum; a scrape drops the files of pids that no longer exist on this host.
     for name in glob.glob(os.path.join(path, "gauge_live*_*.db")):
         pid = int(name.rsplit("_", 1)[1][:-3])
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             mark_process_dead(pid, path)
-        except PermissionError:
-            pass  # alive, another user's
 
 
-def render(app: Flask) -> tuple[bytes, str]:
-    """Called by ``GET /metrics``; the exposition text and its content type."""
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    try:  # a killed process whose parent died too may linger as a zombie (Linux)
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def render(app: Flask, accept: str = "") -> tuple[bytes, str]:
+    """Called by ``GET /metrics``; the exposition in the format ``accept`` asks for, and its type.
+
+    Without an Accept header that is the classic text format 0.0.4, which every Prometheus
+    version reads; OpenMetrics when the scraper asks for it.
+    """
     registry = CollectorRegistry(auto_describe=False)
     if MULTIPROC_DIR:
         _prune_dead(MULTIPROC_DIR)
@@ -307,7 +316,8 @@ def render(app: Flask) -> tuple[bytes, str]:
     else:
         registry.register(REGISTRY)
     registry.register(_UsersCollector(app))
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type
 
 
 def allowed(req: Request, config: dict) -> bool:

@@ -116,6 +116,10 @@ class TcpProxy:
     def stop(self) -> None:
         """Closes the listener and every forwarded connection."""
         if self._listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would leave
+            # the kernel socket listening until that accept returned.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:
@@ -158,6 +162,20 @@ def servers(tmp_path) -> Iterator[Callable[..., Server]]:
     yield start
     for srv in started:
         srv.stop()
+
+
+def gone(pid: int, timeout: float = 10) -> None:
+    """Returns once process ``pid`` has exited (a zombie counts as exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return
+        if state == "Z":
+            return
+        time.sleep(0.05)  # another process's exit: no event this test can wait on
+    raise TimeoutError(f"process {pid} still running")
 
 
 def sqlite_env(tmp_path: Path, **extra: str) -> dict[str, str]:
