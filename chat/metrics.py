@@ -34,12 +34,16 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from chat.config import StartupError
 from chat.logs import fields
 
 # The lines written here are about Socket.IO events: they carry that logger's name.
 log = logging.getLogger("chat.events")
 
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+if MULTIPROC_DIR and not (os.path.isdir(MULTIPROC_DIR) and os.access(MULTIPROC_DIR, os.W_OK)):
+    # Checked here, not with the other settings: the metrics below open their files now.
+    raise StartupError(f"PROMETHEUS_MULTIPROC_DIR={MULTIPROC_DIR} is not a writable directory")
 
 # Metrics register here, not in prometheus-client's global registry, so that /metrics
 # shows exactly the chat's and importing this module twice in tests cannot collide.

@@ -82,3 +82,10 @@ def test_startup_checks_can_be_turned_off(tmp_path, servers):
     ready = requests.get(srv.url + "/readyz", timeout=5)
     assert ready.status_code == 503
     assert ready.json()["checks"]["migrations"]["status"] == "missing"
+
+
+def test_missing_metrics_directory_stops_the_server(tmp_path):
+    missing = tmp_path / "nowhere"
+    code, output = run_gunicorn(sqlite_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(missing)))
+    assert code == APP_FAILED
+    _the_line(output, f"PROMETHEUS_MULTIPROC_DIR={missing} is not a writable directory")
