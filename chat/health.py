@@ -269,7 +269,13 @@ def check_services(app: Flask) -> None:
                 "database schema is newer than this code",
                 extra=fields("startup", None, "schema_ahead"),
             )
+        # Start serving with no connection opened here: under `gunicorn --preload` this runs
+        # before the fork, and a pooled socket shared by two processes corrupts both.
         db.session.remove()
+        db.engine.dispose()
+        client = app.extensions.pop("chat.health.redis", None)
+        if client is not None:
+            client.close()
 
 
 def _redis_where(app: Flask) -> str:

@@ -27,7 +27,13 @@ from typing import Any
 
 from flask import Flask, Request, request, session
 from flask_socketio import ConnectionRefusedError
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -44,6 +50,9 @@ MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 if MULTIPROC_DIR and not (os.path.isdir(MULTIPROC_DIR) and os.access(MULTIPROC_DIR, os.W_OK)):
     # Checked here, not with the other settings: the metrics below open their files now.
     raise StartupError(f"PROMETHEUS_MULTIPROC_DIR={MULTIPROC_DIR} is not a writable directory")
+
+# The *_created series double the exposition and nothing here needs them.
+disable_created_metrics()
 
 # Metrics register here, not in prometheus-client's global registry, so that /metrics
 # shows exactly the chat's and importing this module twice in tests cannot collide.
@@ -70,13 +79,13 @@ RELAYED = Counter(
 )
 ACKS = Counter(
     "chat_acks",
-    "Acknowledgements sent, by event and code (ok or an error).",
+    "Handler results (the ack, when the client asked for one), by event and code.",
     ["event", "code"],
     registry=REGISTRY,
 )
 RELAY_LATENCY = Histogram(
     "chat_relay_latency_seconds",
-    "From receipt of a private message to the return of its relay emit.",
+    "From the handler receiving a private message to the return of its relay emit.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
     registry=REGISTRY,
 )
