@@ -8,10 +8,12 @@ import sys
 from uuid import uuid4
 
 import pytest
+import requests
 import socketio
 
 from chat import logs
-from tests.helpers import open_tab
+from chat.extensions import socketio as server
+from tests.helpers import SocketClient, open_tab
 from tests.ops.conftest import sqlite_env, unique_prefix
 from tests.servers import Remote
 
@@ -76,16 +78,13 @@ def test_unexpected_exceptions_are_logged_counted_and_answered(make_app, capsys)
 
 
 def test_a_connect_that_fails_unexpectedly_is_refused(make_app, capsys):
-    from tests.helpers import SocketClient
-
     app = make_app(LOG_FORMAT="json")
     app.extensions["chat.presence"] = Exploding()
-    from chat.extensions import socketio as server
-
     client = SocketClient(app, server, auth={"username": "carol"})
     assert not client.is_connected()
     lines = _chat_lines(capsys.readouterr().err)
     assert [e["socketEvent"] for e in lines if e["event"] == "exception"] == ["connect"]
+    # The fixture closes the app's presence when the test ends.
     app.extensions["chat.presence"] = type("Idle", (), {"close": lambda self: None})()
 
 
@@ -165,7 +164,7 @@ def test_redis_failing_under_a_handshake_is_an_exception_line(tmp_path, servers,
     with pytest.raises(socketio.exceptions.ConnectionError):
         sio.connect(srv.url, auth={"username": "dave"}, transports=["websocket"], wait_timeout=5)
     assert errors == [{"message": "Connection rejected by server"}]
-    metrics_text = __import__("requests").get(srv.url + "/metrics", timeout=5).text
+    metrics_text = requests.get(srv.url + "/metrics", timeout=5).text
     srv.stop()
 
     lines = _chat_lines((tmp_path / "server.log").read_text())
