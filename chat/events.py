@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import store
+from chat import logs, metrics, store
 from chat.extensions import db, socketio
 
 log = logging.getLogger(__name__)
@@ -74,9 +74,7 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
             try:
                 payload = schema.model_validate(data, context=config)
             except ValidationError as exc:
-                ack = _validation_error(exc)
-                log.info("error ack event=%r user=%s error=%s", event, me.user_id, ack["error"])
-                return ack
+                return _validation_error(exc)
             if limit is not None:
                 wait = _limiter().take(
                     f"{limit}:{me.user_id}",
@@ -84,19 +82,17 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
                     config[f"{limit.upper()}_BURST"],
                 )
                 if wait:
-                    log.info("error ack event=%r user=%s error=rate_limited", event, me.user_id)
                     return _error("rate_limited", "too many requests", retryAfterMs=wait)
             try:
                 return fn(me, payload)
             except store.StoreError as exc:
-                log.info("error ack event=%r user=%s error=%s", event, me.user_id, exc.code)
                 return _error(exc.code, exc.detail)
             except SQLAlchemyError:
                 db.session.rollback()
-                log.exception("storage failed event=%r user=%s", event, me.user_id)
+                log.exception("storage failed", extra=logs.fields("exception", me.user_id, "db"))
                 return _error("unavailable", "storage is unavailable; nothing was stored")
 
-        socketio.on(event)(wrapper)
+        socketio.on(event)(metrics.acked(event, wrapper))  # counts acks, logs error acks
         return wrapper
 
     return decorator
@@ -136,6 +132,7 @@ def _authenticate(auth: Auth) -> tuple[store.Identity, str]:
 
 
 @socketio.on("connect")
+@metrics.handshake  # counts and logs the accepted or refused handshake
 def on_connect(auth: object = None) -> None:
     """Any client connecting: resume or create its session, then PROTOCOL.md A2 in order."""
     config = current_app.config
@@ -156,7 +153,7 @@ def on_connect(auth: object = None) -> None:
         )
     except SQLAlchemyError:
         db.session.rollback()
-        log.exception("handshake refused: storage unavailable")
+        log.exception("storage failed", extra=logs.fields("exception", None, "db"))
         raise ConnectionRefusedError("unavailable") from None
     emit("users", users)
     emit(
@@ -165,7 +162,6 @@ def on_connect(auth: object = None) -> None:
         broadcast=True,
         include_self=False,
     )
-    log.info("connected user=%s sid=%s", me.user_id, request.sid)
 
 
 @socketio.on("disconnect")
@@ -174,7 +170,7 @@ def on_disconnect(reason: object = None) -> None:
     me: store.Identity | None = session.get("identity")
     if me is None:
         return
-    log.info("disconnected user=%s reason=%s", me.user_id, reason)
+    metrics.disconnected(me.user_id, reason)
     if _presence().disconnect(me.user_id, request.sid):
         _announce_offline(me.user_id, skip_sid=request.sid)
 
@@ -184,7 +180,7 @@ def _announce_offline(user_id: str, skip_sid: str | None = None) -> None:
         store.touch_last_seen(user_id)
     except SQLAlchemyError:
         db.session.rollback()
-        log.exception("could not record last seen user=%s", user_id)
+        log.exception("last seen not stored", extra=logs.fields("exception", user_id, "db"))
     socketio.emit("user disconnected", user_id, skip_sid=skip_sid)
 
 
@@ -212,10 +208,11 @@ class PrivateMessage(Payload):
 @handler("private message", PrivateMessage, limit="send")
 def on_private_message(me: store.Identity, msg: PrivateMessage) -> dict[str, Any]:
     """A sender's message: stored first, then relayed to both users' rooms but this socket."""
-    stored, _created = store.save_message(me.user_id, msg.to, msg.content, msg.clientId)
+    stored, created = store.save_message(me.user_id, msg.to, msg.content, msg.clientId)
     wire = store.to_wire(stored)
     # Re-relayed on a retry too: the first relay may be what was lost; clients merge by id.
     emit("private message", wire, to=[stored.recipient_id, me.user_id], skip_sid=request.sid)
+    metrics.relayed(created)
     return {"ok": True, "message": wire}
 
 

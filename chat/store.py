@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -148,9 +148,10 @@ def set_password(user_id: str, password: str) -> None:
     db.session.commit()
 
 
-def user_exists(user_id: str) -> bool:
-    """Called before storing a message; True when ``user_id`` names a user."""
-    return db.session.get(User, user_id) is not None
+def user_exists(user_id: str, active: bool = False) -> bool:
+    """Called before storing or reading; True when ``user_id`` names a user (not removed)."""
+    user = db.session.get(User, user_id)
+    return user is not None and not (active and user.deleted_at is not None)
 
 
 def save_message(
@@ -164,7 +165,7 @@ def save_message(
         existing = _by_client_id(sender_id, client_id)
         if existing is not None:
             return existing, False
-    if not user_exists(recipient_id):
+    if not user_exists(recipient_id, active=True):
         raise UnknownRecipient("no user has this userID")
     lo, hi = sorted((sender_id, recipient_id))
     msg = Message(
@@ -232,8 +233,18 @@ def unread_counts(user_id: str) -> dict[str, int]:
 def list_users(user_id: str, limit: int) -> list[User]:
     """Called for ``users``; the user itself first, then others by name, at most ``limit``."""
     me = db.session.get(User, user_id)
+    # A removed user is listed only to those who talked with it, so its messages stay.
+    talked = exists().where(
+        or_(
+            and_(Message.user_lo == user_id, Message.user_hi == User.id),
+            and_(Message.user_lo == User.id, Message.user_hi == user_id),
+        )
+    )
     others = db.session.scalars(
-        select(User).where(User.id != user_id).order_by(User.name_key).limit(limit - 1)
+        select(User)
+        .where(User.id != user_id, or_(User.deleted_at.is_(None), talked))
+        .order_by(User.name_key)
+        .limit(limit - 1)
     )
     return ([me] if me else []) + list(others)
 

@@ -78,6 +78,8 @@ class Server:
             stderr=log,
             start_new_session=True,
         )
+        if self.log_path:
+            log.close()  # the child has its own copy of the descriptor
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -85,8 +87,8 @@ class Server:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # the master listens before its worker has booted the app
             time.sleep(0.1)  # polling a starting process: there is no event to wait on
         raise TimeoutError(f"server on {self.port} did not answer within {timeout}s")
 
