@@ -80,8 +80,8 @@ class Server:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or still importing the app under load
             time.sleep(0.1)  # polling a starting process: there is no event to wait on
         raise TimeoutError(f"server on {self.port} did not answer within {timeout}s")
 
