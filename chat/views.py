@@ -77,6 +77,7 @@ def index():
         logout_form=LogoutForm(),
         settings_form=settings_form,
         max_length=config["MAX_MESSAGE_LENGTH"],
+        users_limit=config["USERS_LIST_LIMIT"],
     )
 
 

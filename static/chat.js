@@ -30,6 +30,7 @@
     logout: $("logout-form"),
     settingsPeer: document.querySelector(".settings-form input[name=peer]"),
   };
+  const USERS_LIMIT = Number(app.dataset.usersLimit) || Infinity;
   const SEND_TIMEOUT_MS = 10000;
   const TYPING_EVERY_MS = 3000; // at most one "typing" event per 3 s
   const TYPING_SHOWN_MS = 5000; // a peer's indicator clears after this long without news
@@ -44,6 +45,7 @@
   let inflight = null; // clientId of the message awaiting its ack
   let flushTimer = null;
   let loadingOlder = false;
+  let linkDown = false; // the connection failed or dropped and is not back yet
 
   // --- outbox: messages not yet acknowledged, in localStorage so they survive a reload ------
   // Every change reads, modifies and writes the stored list, so that tabs sharing it do not
@@ -114,8 +116,11 @@
       ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
       : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
   }
+  // Oneself is online unless this tab has lost its connection.
+  function isOnline(u) { return u.userID === me.userID ? !linkDown : !!u.connected; }
   function statusText(u) {
-    if (u.connected) return "online";
+    if (isOnline(u)) return "online";
+    if (u.userID === me.userID) return "offline";
     return u.lastSeen ? "last seen " + ago(u.lastSeen) : "offline";
   }
   function displayName(u) { return u.username + (u.userID === me.userID ? " (you)" : ""); }
@@ -169,7 +174,9 @@
     return [...users.values()].sort((a, b) => {
       if (a.userID === me.userID) return -1;
       if (b.userID === me.userID) return 1;
-      return a.username.localeCompare(b.username) || a.userID.localeCompare(b.userID);
+      // The server's order (case-folded name), so the first paint does not reshuffle.
+      const x = a.username.toLowerCase(), y = b.username.toLowerCase();
+      return x < y ? -1 : x > y ? 1 : a.userID < b.userID ? -1 : 1;
     });
   }
   function userNode(u) {
@@ -189,7 +196,7 @@
     setText(a.querySelector(".name"), displayName(u));
     const statusNode = a.querySelector(".status");
     setText(statusNode, status);
-    statusNode.className = "status " + (u.connected ? "online" : "offline");
+    statusNode.className = "status " + (isOnline(u) ? "online" : "offline");
     const badge = a.querySelector(".badge");
     setText(badge, unread ? String(unread) : "");
     badge.hidden = !unread;
@@ -600,15 +607,25 @@
   }
 
   // --- connection ---------------------------------------------------------------------------
-  const socket = io({ transports: ["polling", "websocket"] });
+  // closeOnBeforeunload: a closed tab says goodbye at once, so others see "last seen" now
+  // rather than after the ping timeout (about 45 s) when it was still on long-polling.
+  const socket = io({ transports: ["polling", "websocket"], closeOnBeforeunload: true });
   let retryConnect = 1000;
+  // Which transport carries the connection (polling until the WebSocket upgrade), for support.
+  socket.io.on("open", () => {
+    app.dataset.transport = socket.io.engine.transport.name;
+    socket.io.engine.on("upgrade", (transport) => { app.dataset.transport = transport.name; });
+  });
   function showBanner(text, isError) {
     setText(els.banner, text);
     els.banner.classList.toggle("error", !!isError);
   }
   socket.on("connect", () => {
     retryConnect = 1000;
+    linkDown = false;
+    app.dataset.connection = "online";
     showBanner("");
+    renderUsers();
     // Transient failures are retried on every (re)connection; refused messages wait for the user.
     changeOutbox((list) => list.map((p) => (p.failed && !p.permanent ? Object.assign({}, p, { failed: undefined }) : p)));
     renderConversation();
@@ -618,8 +635,10 @@
     sendGeneration++;
     flushing = false;
     inflight = null;
+    linkDown = true;
+    app.dataset.connection = "offline";
     showBanner("Connection lost. Reconnecting… Messages you send will be sent when the connection is back.");
-    renderConversation();
+    renderAll();
     if (reason === "io server disconnect") {
       // The server closed this socket: logged out in another tab, or the session ended.
       fetch("/api/users?q=", { credentials: "same-origin" }).then((res) => {
@@ -630,8 +649,12 @@
   });
   socket.on("connect_error", (err) => {
     const why = err && err.message;
+    linkDown = true;
+    app.dataset.connection = "offline";
+    renderUsers();
     if (why === "invalid username") { location.assign("./"); return; } // session is gone
-    showBanner("Cannot reach the chat (" + (why || "network error") + "). Retrying… Messages you send will be sent when the connection is back.", true);
+    const reason = { "rate limited": " (too many connections, slowing down)", unavailable: " (the server is having trouble)" }[why] || "";
+    showBanner("Cannot reach the chat" + reason + ". Retrying… Messages you send will be sent when the connection is back.", true);
     if (!socket.active) {
       // Refused by the server (rate limited, storage down): retry ourselves, backing off.
       setTimeout(() => socket.connect(), retryConnect);
@@ -662,6 +685,8 @@
     if (gaps.length) Promise.all(gaps).then(() => { markRead(current()); renderAll(); });
   });
   socket.on("user connected", (u) => {
+    // A full (capped) list only follows the people it shows; others are found by search.
+    if (!users.has(u.userID) && users.size >= USERS_LIMIT) return;
     upsertUser({ userID: u.userID, username: u.username, connected: true, lastSeen: null }, false);
     renderAll();
   });

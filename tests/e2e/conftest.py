@@ -48,8 +48,11 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
-    """A gunicorn (gevent-websocket worker) process on a fresh SQLite database."""
+def server(request, tmp_path_factory) -> Iterator[Server]:
+    """A gunicorn (gevent-websocket worker) process on a fresh SQLite database.
+
+    A test module may set ``SERVER_ENV`` to change the configuration.
+    """
     db = tmp_path_factory.mktemp("e2e") / "chat.db"
     env = {
         "DATABASE_URL": f"sqlite:///{db}",
@@ -59,9 +62,11 @@ def server(tmp_path_factory) -> Iterator[Server]:
         "CONNECT_BURST": "100000",
         "SEND_BURST": "100000",
         "FETCH_BURST": "100000",
+        **getattr(request.module, "SERVER_ENV", {}),
     }
     migrate(env)
     srv = Server(env).start()
+    srv.db_path = db
     yield srv
     srv.stop()
 
@@ -89,7 +94,7 @@ class Person:
         """Another tab of the same person, on the chat."""
         page = self.watch(self.context.new_page())
         page.goto(self.url)
-        expect(page.get_by_role("log")).to_be_attached()
+        connected(page)
         return page
 
     def login(self, name: str, password: str = "", page: Page | None = None) -> Person:
@@ -101,8 +106,8 @@ class Person:
         if password:
             page.get_by_label("Password (optional)").fill(password)
         page.get_by_role("button", name="Start chatting").click()
-        expect(page.get_by_role("heading", name="Private chat")).to_be_visible()
         expect(user_link(page, name)).to_be_visible()
+        connected(page)
         return self
 
     def open_chat(self, name: str, page: Page | None = None) -> Page:
@@ -112,6 +117,10 @@ class Person:
         expect(page.get_by_role("heading", level=2, name=name)).to_be_visible()
         return page
 
+    def user_id(self, page: Page | None = None) -> str:
+        """This person's userID, as the chat page knows it."""
+        return (page or self.page).locator("#app").get_attribute("data-user-id")
+
     def send(self, text: str, page: Page | None = None) -> None:
         """Types ``text`` into the composer and presses Enter."""
         page = page or self.page
@@ -119,6 +128,11 @@ class Person:
         box.fill(text)
         box.press("Enter")
         expect(box).to_have_value("")
+
+
+def connected(page: Page) -> None:
+    """Waits until the page's Socket.IO connection is up (the first paint comes before)."""
+    expect(page.locator("#app")).to_have_attribute("data-connection", "online")
 
 
 def user_link(page: Page, name: str):
