@@ -285,7 +285,8 @@
       reconcile(els.messages, []);
       msgNodes = new Map();
       renderedPeer = null;
-      if (els.empty) { els.empty.hidden = false; setText(els.empty, "Pick someone from the list to see your conversation."); }
+      els.empty.hidden = false;
+      setText(els.empty, "Pick someone from the list to see your conversation.");
       renderTyping();
       return;
     }
@@ -294,7 +295,6 @@
     if (switching) {
       how = "switch";
       msgNodes = new Map();
-      els.log.setAttribute("aria-busy", "true"); // no announcement of a whole history
       renderedPeer = peer.userID;
     }
     const fromBottom = box.scrollHeight - box.scrollTop;
@@ -314,16 +314,24 @@
       if (m.clientId) next.set("c:" + m.clientId, li);
       return li;
     });
-    if (switching) els.messages.replaceChildren(...nodes);
-    else reconcile(els.messages, nodes);
-    msgNodes = next;
-    if (els.empty) {
-      els.empty.hidden = items.length > 0;
-      setText(els.empty, "No messages yet. Say hello!");
+    if (switching) {
+      // A fresh log region: screen readers announce what is added to a live region, and a
+      // whole history appearing at once is not news. A new region's content is not announced.
+      const log = els.log.cloneNode(false);
+      const list = els.messages.cloneNode(false);
+      list.append(...nodes);
+      log.append(list);
+      els.log.replaceWith(log);
+      els.log = log;
+      els.messages = list;
+    } else {
+      reconcile(els.messages, nodes);
     }
+    msgNodes = next;
+    els.empty.hidden = items.length > 0;
+    setText(els.empty, "No messages yet. Say hello!");
     if (how === "older") box.scrollTop = box.scrollHeight - fromBottom;
     else if (how === "switch" || how === "bottom" || atBottom) box.scrollTop = box.scrollHeight;
-    if (switching) els.log.removeAttribute("aria-busy");
     renderTyping();
   }
   function renderTyping() {
@@ -680,7 +688,9 @@
       // Added by hand (search, first message): not in the capped list, so fetch their news.
       if (!listed.has(peer.userID) && peer.loaded) gaps.push(catchUp(peer, newestId(peer), undefined));
     }
-    markRead(current());
+    const open = current();
+    if (open && !open.loaded) loadLatest(open); // opened before the connection was up
+    markRead(open);
     renderAll();
     if (gaps.length) Promise.all(gaps).then(() => { markRead(current()); renderAll(); });
   });
