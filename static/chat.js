@@ -27,6 +27,7 @@
     older: $("load-older"),
     back: $("back"),
     notify: $("notify"),
+    notifySetting: $("notify-setting"),
     logout: $("logout-form"),
     settingsPeer: document.querySelector(".settings-form input[name=peer]"),
   };
@@ -592,13 +593,20 @@
     return lookups.get(userID);
   }
 
+  // --- the settings pop-over closes like a menu: Escape, or a click elsewhere ------------------
+  const settings = $("settings");
+  settings.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && settings.open) { settings.open = false; settings.querySelector("summary").focus(); }
+  });
+  document.addEventListener("click", (ev) => { if (settings.open && !settings.contains(ev.target)) settings.open = false; });
+
   // --- attention: unread count in the title, opt-in notifications ---------------------------
   function notificationsWanted() {
     return "Notification" in window && Notification.permission === "granted" && localStorage.getItem(NOTIFY) === "on";
   }
   function renderNotifyButton() {
     const supported = "Notification" in window && Notification.permission !== "denied";
-    els.notify.hidden = !supported;
+    els.notifySetting.hidden = !supported;
     setText(els.notify, notificationsWanted() ? "Turn off notifications" : "Turn on notifications");
   }
   els.notify.addEventListener("click", async () => {
