@@ -88,6 +88,11 @@ class Person:
         """Records dialogs and script errors of ``page``."""
         page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
+        # The page must work under its CSP (no inline script or style): any refusal fails.
+        page.on(
+            "console",
+            lambda m: self.errors.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         return page
 
     def new_tab(self) -> Page:
@@ -182,4 +187,4 @@ def people(browser, server, request) -> Iterator[Callable[..., Person]]:
                     shot(page, f"{test}-{person.label}{suffix}")
         person.context.close()
     for person in made:
-        assert person.errors == [], f"script errors in {person.label}'s page: {person.errors}"
+        assert person.errors == [], f"errors in {person.label}'s page: {person.errors}"

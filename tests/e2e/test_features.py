@@ -20,7 +20,7 @@ from tests.e2e.conftest import (
     unique,
     user_link,
 )
-from tests.servers import Remote
+from tests.servers import Remote, Server, migrate
 
 pytestmark = pytest.mark.e2e
 
@@ -160,6 +160,44 @@ def test_catch_up_after_a_dropped_connection(people):
     ids = [int(i) for i in messages(bob.page).evaluate_all("els => els.map(e => e.dataset.id)")]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     expect(state_of(alice.page, missed[-1])).to_have_text("Read")
+
+
+def test_unread_counts_and_the_page_survive_a_server_restart(people, tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}", "REDIS_URL": ""}
+    migrate(env)
+    first = Server(env).start()
+    try:
+        alice = people("alice")
+        alice.url = first.url
+        alice.login(unique("alice"))
+        bob = people("bob")
+        bob.url = first.url
+        bob.login(unique("bob"))
+        alice.open_chat(bob.username)
+        alice.send("one")
+        alice.send("two")
+        link = user_link(bob.page, alice.username)
+        expect(link).to_have_accessible_name(re.compile(r", 2 unread$"))
+        first.kill()  # a crash: no goodbye to anyone
+        expect(bob.page.locator("#app")).to_have_attribute("data-connection", "offline")
+        second = Server(env, port=first.port).start()
+    finally:
+        first.kill()
+    try:
+        # Both pages reconnect by themselves; the counts come back from the database.
+        connected(bob.page)
+        connected(alice.page)
+        expect(link).to_have_accessible_name(re.compile(r", online, 2 unread$"))
+        alice.send("three, after the restart")
+        expect(link).to_have_accessible_name(re.compile(r", online, 3 unread$"))
+        bob.page.reload()
+        expect(link).to_have_accessible_name(re.compile(r", 3 unread$"))
+        bob.open_chat(alice.username)
+        expect(messages(bob.page).locator(".content")).to_have_text(
+            ["one", "two", "three, after the restart"]
+        )
+    finally:
+        second.kill()  # stop() would wait out the graceful timeout for the open pages
 
 
 def test_load_older_keeps_the_view_still(people, server):
