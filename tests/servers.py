@@ -83,6 +83,7 @@ class Server:
             except (requests.ConnectionError, requests.Timeout):
                 pass  # not listening yet, or still importing the app under load
             time.sleep(0.1)  # polling a starting process: there is no event to wait on
+        self.kill()  # the caller gets no Server to stop: don't leave the process behind
         raise TimeoutError(f"server on {self.port} did not answer within {timeout}s")
 
     def pids(self) -> list[int]:
