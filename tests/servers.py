@@ -88,8 +88,9 @@ class Server:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
             except (requests.ConnectionError, requests.Timeout):
-                pass  # the master listens before its worker has booted the app
+                pass  # not listening yet, or still importing the app under load
             time.sleep(0.1)  # polling a starting process: there is no event to wait on
+        self.kill()  # the caller gets no Server to stop: don't leave the process behind
         raise TimeoutError(f"server on {self.port} did not answer within {timeout}s")
 
     def pids(self) -> list[int]:
