@@ -9,13 +9,25 @@ from flask import Flask
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Builds the app: config, extensions, Socket.IO handlers, pages and security headers."""
-    from chat import cli, config, messagequeue, presence, ratelimit, security, views
+    from chat import (
+        cli,
+        config,
+        health,
+        logs,
+        messagequeue,
+        metrics,
+        presence,
+        ratelimit,
+        security,
+        views,
+    )
     from chat.extensions import csrf, db, migrate, socketio
 
     app = Flask(__name__, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(config.load(app.instance_path, overrides=test_config))
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", config.engine_options(app.config))
+    health.check_config(app.config)  # before the engine exists: a bad URL fails in one line
 
     db.init_app(app)
     migrate.init_app(app, db)
@@ -38,4 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(views.bp)
     security.init_app(app, max_event_bytes=config.max_buffer_size(app.config))
     cli.init_app(app)
+    logs.init_app(app)
+    metrics.init_app(app)
+    health.init_app(app)  # last: readiness endpoints, then startup checks when serving
     return app

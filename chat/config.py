@@ -6,6 +6,17 @@ import os
 import secrets
 from pathlib import Path
 
+from gunicorn.errors import AppImportError
+
+
+class StartupError(AppImportError):
+    """Bad configuration found at start; the message is the one line an operator reads.
+
+    A subclass of gunicorn's AppImportError because gunicorn prints exactly that message
+    (no traceback) and halts the master instead of respawning a worker that cannot boot.
+    """
+
+
 DEFAULTS: dict[str, object] = {
     "MAX_MESSAGE_LENGTH": 4000,
     "HISTORY_PAGE": 50,
@@ -68,10 +79,13 @@ def load(
     for key in DEFAULTS:
         if key in env:
             raw = env[key]
-            if key in _INT_KEYS:
-                config[key] = int(raw)
-            elif key in _FLOAT_KEYS:
-                config[key] = float(raw)
+            try:
+                if key in _INT_KEYS:
+                    config[key] = int(raw)
+                elif key in _FLOAT_KEYS:
+                    config[key] = float(raw)
+            except ValueError:
+                raise StartupError(f"{key} must be a number, not {raw!r}") from None
     config["SQLALCHEMY_DATABASE_URI"] = database_uri(env.get("DATABASE_URL"), instance_path)
     config["REDIS_URL"] = env.get("REDIS_URL") or None
     # Every Redis key and the message-queue channel start with this, so that several
@@ -84,6 +98,14 @@ def load(
     # None means same-origin only in python-engineio; "*" must be asked for explicitly.
     config["CORS_ALLOWED_ORIGINS"] = origins.split(",") if origins else None
     config["LOG_FORMAT"] = env.get("LOG_FORMAT", "text")
+    config["LOG_LEVEL"] = env.get("LOG_LEVEL", "INFO").upper()
+    # /metrics answers these networks (no proxy headers) or the bearer token; see README.
+    config["METRICS_ALLOWED_NETWORKS"] = env.get("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1")
+    config["METRICS_TOKEN"] = env.get("METRICS_TOKEN") or None
+    # purge-messages' default; unset keeps messages forever.
+    config["RETENTION_DAYS"] = env.get("RETENTION_DAYS") or None
+    # auto: check at start when serving (not in tests or flask CLI commands); 1 always; 0 never.
+    config["STARTUP_CHECKS"] = env.get("STARTUP_CHECKS", "auto")
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["SESSION_COOKIE_SECURE"] = env.get("SESSION_COOKIE_SECURE", "0") == "1"
@@ -102,14 +124,17 @@ def engine_options(config: dict) -> dict[str, object]:
     if uri.startswith("sqlite"):
         # One connection: a writer waiting on SQLite's lock can't block the one holding it.
         # ``timeout`` is SQLite's busy timeout: how long a write waits for another process's lock.
+        # hide_parameters: error messages (and so logs) never carry message content.
         return {
             "pool_size": 1,
             "max_overflow": 0,
             "pool_timeout": timeout * 2,
             "connect_args": {"timeout": timeout},
+            "hide_parameters": True,
         }
     ms = int(timeout * 1000)
     return {
+        "hide_parameters": True,
         "pool_pre_ping": True,
         "pool_size": 10,
         "max_overflow": 20,

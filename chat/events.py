@@ -27,7 +27,7 @@ from pydantic_core import PydanticCustomError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import store
+from chat import logs, metrics, store
 from chat.extensions import db, socketio
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,7 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
             try:
                 payload = schema.model_validate(data, context=config)
             except ValidationError as exc:
-                ack = _validation_error(exc)
-                log.info("error ack event=%r user=%s error=%s", event, me.user_id, ack["error"])
-                return ack
+                return _validation_error(exc)
             if limit is not None:
                 wait = _limiter().take(
                     f"{limit}:{me.user_id}",
@@ -86,7 +84,6 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
                     config[f"{limit.upper()}_BURST"],
                 )
                 if wait:
-                    log.info("error ack event=%r user=%s error=rate_limited", event, me.user_id)
                     # Events run in the socket's reader: pausing it makes a flooding client
                     # wait on its own connection instead of costing the worker CPU.
                     socketio.sleep(min(wait, OVER_LIMIT_PAUSE_MS) / 1000)
@@ -94,14 +91,13 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
             try:
                 return fn(me, payload)
             except store.StoreError as exc:
-                log.info("error ack event=%r user=%s error=%s", event, me.user_id, exc.code)
                 return _error(exc.code, exc.detail)
             except SQLAlchemyError:
                 db.session.rollback()
-                log.exception("storage failed event=%r user=%s", event, me.user_id)
+                log.exception("storage failed", extra=logs.fields("exception", me.user_id, "db"))
                 return _error("unavailable", "storage is unavailable; nothing was stored")
 
-        socketio.on(event)(wrapper)
+        socketio.on(event)(metrics.acked(event, wrapper))  # counts acks, logs error acks
         return wrapper
 
     return decorator
@@ -141,6 +137,7 @@ def _authenticate(auth: Auth) -> tuple[store.Identity, str]:
 
 
 @socketio.on("connect")
+@metrics.handshake  # counts and logs the accepted or refused handshake
 def on_connect(auth: object = None) -> None:
     """Any client connecting: resume or create its session, then PROTOCOL.md A2 in order."""
     config = current_app.config
@@ -164,7 +161,7 @@ def on_connect(auth: object = None) -> None:
     except (SQLAlchemyError, RedisError):
         # Database or (with REDIS_URL) presence down: a clear refusal rather than a hang.
         db.session.rollback()
-        log.exception("handshake refused: storage unavailable")
+        log.exception("storage failed", extra=logs.fields("exception", None, "db"))
         if me is not None and me.new_user:
             _forget(me)
         raise ConnectionRefusedError("unavailable") from None
@@ -178,7 +175,6 @@ def on_connect(auth: object = None) -> None:
         broadcast=True,
         include_self=False,
     )
-    log.info("connected user=%s sid=%s", me.user_id, request.sid)
 
 
 def _forget(me: store.Identity) -> None:
@@ -187,7 +183,9 @@ def _forget(me: store.Identity) -> None:
         store.forget_new_user(me)
     except SQLAlchemyError:
         db.session.rollback()
-        log.exception("could not forget user=%s of a refused handshake", me.user_id)
+        log.exception(
+            "refused user not forgotten", extra=logs.fields("exception", me.user_id, "db")
+        )
 
 
 @socketio.on("disconnect")
@@ -196,7 +194,7 @@ def on_disconnect(reason: object = None) -> None:
     me: store.Identity | None = session.get("identity")
     if me is None:
         return
-    log.info("disconnected user=%s reason=%s", me.user_id, reason)
+    metrics.disconnected(me.user_id, reason)
     if _presence().disconnect(me.user_id, request.sid):
         _announce_offline(me.user_id, skip_sid=request.sid)
 
@@ -206,7 +204,7 @@ def _announce_offline(user_id: str, skip_sid: str | None = None) -> None:
         store.touch_last_seen(user_id)
     except SQLAlchemyError:
         db.session.rollback()
-        log.exception("could not record last seen user=%s", user_id)
+        log.exception("last seen not stored", extra=logs.fields("exception", user_id, "db"))
     socketio.emit("user disconnected", user_id, skip_sid=skip_sid)
 
 
@@ -234,10 +232,11 @@ class PrivateMessage(Payload):
 @handler("private message", PrivateMessage, limit="send")
 def on_private_message(me: store.Identity, msg: PrivateMessage) -> dict[str, Any]:
     """A sender's message: stored first, then relayed to both users' rooms but this socket."""
-    stored, _created = store.save_message(me.user_id, msg.to, msg.content, msg.clientId)
+    stored, created = store.save_message(me.user_id, msg.to, msg.content, msg.clientId)
     wire = store.to_wire(stored)
     # Re-relayed on a retry too: the first relay may be what was lost; clients merge by id.
     emit("private message", wire, to=[stored.recipient_id, me.user_id], skip_sid=request.sid)
+    metrics.relayed(created)
     return {"ok": True, "message": wire}
 
 

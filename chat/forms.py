@@ -1,7 +1,7 @@
-"""Login form: server-side validation with errors shown next to the field."""
+"""Forms: login, logout and settings; server-side validation with errors next to the field."""
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from chat import store
@@ -26,3 +26,11 @@ class LogoutForm(FlaskForm):
     """A CSRF-protected POST; logging out by GET would let any page log you out."""
 
     submit = SubmitField("Log out")
+
+
+class SettingsForm(FlaskForm):
+    """Per-user preferences, saved by a CSRF-protected POST to /settings."""
+
+    read_receipts = BooleanField("Send read receipts")
+    peer = HiddenField()
+    submit = SubmitField("Save settings")

@@ -16,7 +16,12 @@ def utcnow() -> datetime:
 
 
 class User(db.Model):
-    """A chat user; ``id`` is the public userID, ``name_key`` makes names unique."""
+    """A chat user; ``id`` is the public userID, ``name_key`` makes names unique.
+
+    A removed user stays as a tombstone so its messages keep their sender: ``deleted_at``
+    set, username "deleted user", and a ``name_key`` no username can produce (``~`` is not
+    allowed in names), which frees the name.
+    """
 
     __tablename__ = "users"
 
@@ -27,6 +32,7 @@ class User(db.Model):
     read_receipts: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime | None] = mapped_column(default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Session(db.Model):

@@ -9,6 +9,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
+from chat import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -184,6 +186,7 @@ class RedisPresence:
                     for user_id in self.sweep():
                         on_offline(user_id)
                 except Exception:
+                    metrics.redis_error("presence")
                     log.exception("presence heartbeat failed")
 
         spawn(loop)

@@ -6,6 +6,8 @@ import math
 import threading
 import time
 
+from chat import metrics
+
 # KEYS: bucket. ARGV: rate per second, burst, now in ms. Returns ms to wait (0 = allowed).
 _TAKE = """
 local rate = tonumber(ARGV[1])
@@ -70,6 +72,7 @@ class RedisLimiter:
             return int(self._take(keys=[self.prefix + key], args=[rate, burst, now_ms]))
         except redis.RedisError:
             # Redis down: keep limiting per process rather than refusing everyone.
+            metrics.redis_error("ratelimit")
             return self._fallback.take(key, rate, burst)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -158,9 +158,10 @@ def set_password(user_id: str, password: str) -> None:
     db.session.commit()
 
 
-def user_exists(user_id: str) -> bool:
-    """Called before storing a message; True when ``user_id`` names a user."""
-    return db.session.get(User, user_id) is not None
+def user_exists(user_id: str, active: bool = False) -> bool:
+    """Called before storing or reading; True when ``user_id`` names a user (not removed)."""
+    user = db.session.get(User, user_id)
+    return user is not None and not (active and user.deleted_at is not None)
 
 
 def save_message(
@@ -174,7 +175,7 @@ def save_message(
         existing = _by_client_id(sender_id, client_id)
         if existing is not None:
             return existing, False
-    if not user_exists(recipient_id):
+    if not user_exists(recipient_id, active=True):
         raise UnknownRecipient("no user has this userID")
     lo, hi = sorted((sender_id, recipient_id))
     msg = Message(
@@ -242,8 +243,18 @@ def unread_counts(user_id: str) -> dict[str, int]:
 def list_users(user_id: str, limit: int) -> list[User]:
     """Called for ``users``; the user itself first, then others by name, at most ``limit``."""
     me = db.session.get(User, user_id)
+    # A removed user is listed only to those who talked with it, so its messages stay.
+    talked = exists().where(
+        or_(
+            and_(Message.user_lo == user_id, Message.user_hi == User.id),
+            and_(Message.user_lo == User.id, Message.user_hi == user_id),
+        )
+    )
     others = db.session.scalars(
-        select(User).where(User.id != user_id).order_by(User.name_key).limit(limit - 1)
+        select(User)
+        .where(User.id != user_id, or_(User.deleted_at.is_(None), talked))
+        .order_by(User.name_key)
+        .limit(limit - 1)
     )
     return ([me] if me else []) + list(others)
 
@@ -254,6 +265,7 @@ def users_payload(
     """Called on connect; the ``users`` event body (PROTOCOL.md A2.4 and B3)."""
     online = set(online)
     unread = unread_counts(user_id)
+    receipts = read_marks_shared_with(user_id)
     out = []
     for user in list_users(user_id, limit):
         messages, has_more = history(user_id, user.id, page)
@@ -267,9 +279,67 @@ def users_payload(
                 "hasMore": has_more,
                 "unread": unread.get(user.id, 0) if user.id != user_id else 0,
                 "lastSeen": None if connected else iso(user.last_seen),
+                "readUpTo": receipts.get(user.id),
             }
         )
     return out
+
+
+def read_marks_shared_with(user_id: str) -> dict[str, int]:
+    """Called for ``users``; per peer sharing receipts, how far it read ``user_id``'s messages."""
+    rows = db.session.execute(
+        select(ReadState.user_id, ReadState.up_to)
+        .join(User, User.id == ReadState.user_id)
+        .where(ReadState.peer_id == user_id, User.read_receipts.is_(True))
+    )
+    return {peer: up_to for peer, up_to in rows}
+
+
+def conversation_entry(
+    user_id: str, peer_id: str, online: Iterable[str], page: int
+) -> dict[str, object] | None:
+    """Called by the chat page for a peer outside the capped list; one ``users`` entry or None."""
+    peer = db.session.get(User, peer_id)
+    if peer is None:
+        return None
+    messages, has_more = history(user_id, peer_id, page)
+    connected = peer_id in set(online)
+    return {
+        "userID": peer.id,
+        "username": peer.username,
+        "connected": connected,
+        "messages": [to_wire(m) for m in messages],
+        "hasMore": has_more,
+        "unread": unread_counts(user_id).get(peer_id, 0) if peer_id != user_id else 0,
+        "lastSeen": None if connected else iso(peer.last_seen),
+        "readUpTo": read_marks_shared_with(user_id).get(peer_id),
+    }
+
+
+def search_users(query: str, limit: int = 20) -> list[User]:
+    """Called by the user search; users whose name starts with ``query``, case-insensitively."""
+    key = unicodedata.normalize("NFKC", query).strip().casefold()
+    if not key:
+        return []
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.name_key.startswith(key, autoescape=True))
+            .order_by(User.name_key)
+            .limit(limit)
+        )
+    )
+
+
+def get_user(user_id: str) -> User | None:
+    """Called by the user lookup; the user named by ``user_id``, or None."""
+    return db.session.get(User, user_id)
+
+
+def set_read_receipts(user_id: str, enabled: bool) -> None:
+    """Called by the settings form; whether the user's reads are shown to their peers."""
+    db.session.execute(update(User).where(User.id == user_id).values(read_receipts=enabled))
+    db.session.commit()
 
 
 def mark_read(user_id: str, peer_id: str, up_to: int) -> int | None:

@@ -1,15 +1,31 @@
-"""Pages: login, the chat (first paint rendered by the server) and logout."""
+"""Pages: login, the chat (first paint rendered by the server), settings, logout, user search."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from chat import store
 from chat.extensions import db, socketio
-from chat.forms import LoginForm, LogoutForm
+from chat.forms import LoginForm, LogoutForm, SettingsForm
 
 bp = Blueprint("pages", __name__)
+
+
+@bp.after_request
+def _no_store(response):
+    # Private messages: never kept by a shared cache nor shown from history after logout.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def current_identity() -> store.Identity | None:
@@ -28,18 +44,40 @@ def index():
         return render_template("login.html", form=LoginForm())
     config = current_app.config
     presence = current_app.extensions["chat.presence"]
+    online = presence.online()
     users = store.users_payload(
-        me.user_id, presence.online(), config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
+        me.user_id, online, config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
     )
     selected = request.args.get("with")
     peer = next((u for u in users if u["userID"] == selected), None)
+    if peer is None and selected:
+        # Someone outside the capped list (a search result, a link): open them anyway.
+        peer = store.conversation_entry(me.user_id, selected, online, config["HISTORY_PAGE"])
+        if peer is not None:
+            users.append(peer)
+    query = request.args.get("q", "").strip()[:64]
+    found = store.search_users(query) if query else []
+    user = store.get_user(me.user_id)
+    settings_form = SettingsForm(
+        read_receipts=bool(user and user.read_receipts), peer=peer["userID"] if peer else ""
+    )
+    # The script reads this instead of scraping the DOM; other conversations arrive by socket.
+    initial = {
+        "selected": peer["userID"] if peer else None,
+        "users": [{**u, "messages": u["messages"] if u is peer else []} for u in users],
+    }
     return render_template(
         "chat.html",
         me=me,
         users=users,
         peer=peer,
+        query=query,
+        found=found,
+        initial=initial,
         logout_form=LogoutForm(),
+        settings_form=settings_form,
         max_length=config["MAX_MESSAGE_LENGTH"],
+        users_limit=config["USERS_LIST_LIMIT"],
     )
 
 
@@ -78,6 +116,60 @@ def logout():
             socketio.server.disconnect(sid)
     session.clear()
     return redirect(url_for("pages.index"))
+
+
+@bp.post("/settings")
+def settings():
+    """Saves the logged-in user's preferences, then returns to the open conversation."""
+    me = current_identity()
+    if me is None:
+        return redirect(url_for("pages.index"))
+    form = SettingsForm()
+    peer = form.peer.data or None
+    if not form.validate_on_submit():  # CSRFProtect already refused a missing token
+        return redirect(url_for("pages.index", **{"with": peer}))
+    try:
+        store.set_read_receipts(me.user_id, form.read_receipts.data)
+    except SQLAlchemyError:
+        db.session.rollback()
+        flash("Settings were not saved: the chat is unavailable. Please try again.", "error")
+    else:
+        flash("Settings saved.", "info")
+    return redirect(url_for("pages.index", **{"with": peer}))
+
+
+def _public(user, online: set[str]) -> dict[str, object]:
+    connected = user.id in online
+    return {
+        "userID": user.id,
+        "username": user.username,
+        "connected": connected,
+        "lastSeen": None if connected else store.iso(user.last_seen),
+    }
+
+
+@bp.get("/api/users")
+def api_users():
+    """Users whose name starts with ``q`` (case-insensitive, at most 20), for the search box."""
+    me = current_identity()
+    if me is None:
+        return {"error": "not authenticated"}, 401
+    found = store.search_users(request.args.get("q", "")[:64], limit=20)
+    online = current_app.extensions["chat.presence"].online([u.id for u in found])
+    return {"users": [_public(u, online) for u in found]}
+
+
+@bp.get("/api/users/<user_id>")
+def api_user(user_id: str):
+    """One user by userID: the page learns the name of someone who messaged it first."""
+    me = current_identity()
+    if me is None:
+        return {"error": "not authenticated"}, 401
+    user = store.get_user(user_id[:32])
+    if user is None:
+        return {"error": "unknown user"}, 404
+    online = current_app.extensions["chat.presence"].online([user.id])
+    return {"user": _public(user, online)}
 
 
 @bp.get("/healthz")

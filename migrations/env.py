@@ -10,7 +10,8 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-# Keep the app's loggers: migrations also run inside test processes that assert on logs.
+# disable_existing_loggers=False: `db upgrade` inside a running app (the test suite does
+# this) must not silence the chat's loggers.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 

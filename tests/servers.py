@@ -78,8 +78,8 @@ class Server:
             stderr=log,
             start_new_session=True,
         )
-        if log is not subprocess.DEVNULL:
-            log.close()  # the child holds its own copy
+        if self.log_path:
+            log.close()  # the child has its own copy of the descriptor
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -87,10 +87,10 @@ class Server:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.RequestException:
-                pass  # not listening yet, or a loaded machine answering slowly: ask again
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or still importing the app under load
             time.sleep(0.1)  # polling a starting process: there is no event to wait on
-        self.kill()
+        self.kill()  # the caller gets no Server to stop: don't leave the process behind
         raise TimeoutError(f"server on {self.port} did not answer within {timeout}s")
 
     def pids(self) -> list[int]:
