@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -161,7 +162,8 @@ def on_connect(auth: object = None) -> None:
     except (SQLAlchemyError, RedisError):
         # Database or (with REDIS_URL) presence down: a clear refusal rather than a hang.
         db.session.rollback()
-        log.exception("storage failed", extra=logs.fields("exception", None, "db"))
+        where = "redis" if isinstance(sys.exc_info()[1], RedisError) else "db"
+        log.exception("storage failed", extra=logs.fields("exception", None, where))
         if me is not None and me.new_user:
             _forget(me)
         raise ConnectionRefusedError("unavailable") from None

@@ -15,6 +15,9 @@ import time
 import redis
 import socketio
 
+from chat import metrics
+from chat.logs import fields
+
 log = logging.getLogger(__name__)
 
 
@@ -67,11 +70,20 @@ class BoundedRedisManager(socketio.RedisManager):
                     self.pubsub.subscribe(self.channel)
                     subscribed = True
                     if retry_sleep > 0.5:
-                        log.warning("message queue subscription restored")
+                        log.warning(
+                            "message queue subscription restored",
+                            extra=fields("message_queue", None, "subscribed"),
+                        )
                     retry_sleep = 0.5
                 yield from self.pubsub.listen()
             except Exception as exc:
-                log.error("message queue subscription lost, retry in %.1fs: %s", retry_sleep, exc)
+                metrics.redis_error("queue")
+                log.error(
+                    "message queue subscription lost, retry in %.1fs: %s",
+                    retry_sleep,
+                    exc,
+                    extra=fields("message_queue", None, "subscription_lost"),
+                )
                 subscribed = False
                 time.sleep(retry_sleep)
                 retry_sleep = min(retry_sleep * 2, self.retry_max_s)

@@ -7,7 +7,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
@@ -51,7 +51,8 @@ class Identity:
     user_id: str
     username: str
     session_id: int
-    new_user: bool = False  # created by the login that made this identity
+    # Created by the login that made this identity; not part of who it is.
+    new_user: bool = field(default=False, compare=False)
 
 
 def normalize_username(raw: object) -> tuple[str, str]:
