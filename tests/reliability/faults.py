@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import struct
 import subprocess
@@ -154,6 +155,16 @@ class RedisProcess:
             except redis.ConnectionError:
                 time.sleep(0.05)  # polling a starting process: no event to wait on
         raise TimeoutError("redis-server did not start")
+
+    def pause(self) -> None:
+        """SIGSTOP: Redis hangs, connections open and silent (a stuck or partitioned Redis)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT: a paused Redis answers again."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         """kill -9: Redis is gone, with everything it held."""

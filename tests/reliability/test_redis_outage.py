@@ -89,3 +89,35 @@ def test_redis_down_keeps_local_delivery_and_recovers(
             f"\nRedis down {up_at - down_at:.1f}s; cross-process delivery back "
             f"{recovered:.2f}s after Redis returned"
         )
+
+
+def test_hung_redis_delays_acks_a_bounded_time(
+    start_server, peers, private_redis, tmp_path, capsys
+):
+    env = {
+        **GENEROUS,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}",
+        **redis_env(private_redis.url),
+    }
+    migrate(env)
+    a = start_server(env, "a")
+    b = start_server(env, "b")
+    alice = peers(a.url, username="alice")
+    carol = peers(a.url, username="carol")
+    bob = peers(b.url, username="bob")
+    private_redis.pause()
+    try:
+        start = time.monotonic()
+        ack = alice.call("private message", {"content": "while hung", "to": carol.user_id}, 30)
+        took = time.monotonic() - start
+        assert ack["ok"], ack
+        # Rate limiter (2 s) and publish (2 s) time out; nothing waits forever.
+        assert took < 8, took
+        with capsys.disabled():
+            print(f"\nack while Redis hung: {took:.2f}s")
+        carol.wait_for("private message", lambda m: m["id"] == ack["message"]["id"])
+    finally:
+        private_redis.resume()
+    ack = alice.call("private message", {"content": "after", "to": bob.user_id})
+    assert ack["ok"]
+    bob.wait_for("private message", lambda m: m["id"] == ack["message"]["id"], timeout=15)
