@@ -9,7 +9,7 @@ from flask import Flask
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Builds the app: config, extensions, Socket.IO handlers, pages and security headers."""
-    from chat import cli, config, presence, ratelimit, security, views
+    from chat import cli, config, lifecycle, presence, ratelimit, security, views
     from chat.extensions import csrf, db, migrate, socketio
 
     app = Flask(__name__, instance_relative_config=True)
@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         max_http_buffer_size=config.max_buffer_size(app.config),
     )
+    lifecycle.init_app(app)
     app.register_blueprint(views.bp)
     security.init_app(app)
     cli.init_app(app)

@@ -55,6 +55,8 @@ class Server:
         self.proc = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),
+                "-c",
+                str(ROOT / "deploy" / "gunicorn.conf.py"),
                 "-k",
                 WORKER,
                 "-w",
@@ -80,8 +82,8 @@ class Server:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or the worker is still importing the app
             time.sleep(0.1)  # polling a starting process: there is no event to wait on
         raise TimeoutError(f"server on {self.port} did not answer within {timeout}s")
 
