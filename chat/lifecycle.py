@@ -1,9 +1,13 @@
-"""One process among several: graceful drain on SIGTERM, and the client address behind nginx.
+"""One process among several: graceful drain on SIGTERM, routing help for nginx, client address.
 
 On SIGTERM a worker answers 503 to new Socket.IO handshakes (nginx retries the next process),
 lets gunicorn close its listener, closes each socket once no event of it is in flight (its
 client reconnects through nginx to another process), waits for the events still running,
 and leaves presence with a grace period so that nobody else sees its users flap offline.
+
+At any time, a request for an Engine.IO session this process does not hold also gets 503
+instead of 400: behind nginx's hash, a session opened elsewhere while its hashed process was
+away (draining, restarting) is then found on the next process instead of being dropped.
 """
 
 from __future__ import annotations
@@ -57,9 +61,18 @@ class Lifecycle:
         """Events being handled right now, on every socket."""
         return sum(self._busy.values())
 
+    def refuses(self, environ: dict) -> bool:
+        """Whether this Socket.IO request belongs on another process (see the module doc)."""
+        if not environ.get("PATH_INFO", "").startswith(SOCKETIO_PATH):
+            return False
+        sid = parse_qs(environ.get("QUERY_STRING", "")).get("sid")
+        if sid is None:
+            return self.draining  # a new handshake
+        return sid[0] not in socketio.server.eio.sockets
+
 
 class DrainGate:
-    """WSGI middleware: while draining, a new Socket.IO handshake gets 503, sockets in use pass."""
+    """WSGI middleware: 503 for the Socket.IO requests that ``Lifecycle.refuses``."""
 
     def __init__(self, wsgi_app: Callable, state: Lifecycle) -> None:
         self.wsgi_app = wsgi_app
@@ -67,16 +80,12 @@ class DrainGate:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Answers one HTTP request."""
-        if (
-            self.state.draining
-            and environ.get("PATH_INFO", "").startswith(SOCKETIO_PATH)
-            and "sid" not in parse_qs(environ.get("QUERY_STRING", ""))
-        ):
+        if self.state.refuses(environ):
             start_response(
                 "503 Service Unavailable",
                 [("Content-Type", "text/plain"), ("Retry-After", "1"), ("Connection", "close")],
             )
-            return [b"this process is shutting down; connect again\n"]
+            return [b"not on this process; connect again\n"]
         return self.wsgi_app(environ, start_response)
 
 
@@ -147,6 +156,16 @@ def on_worker_start(worker: Any) -> None:
 
     start_presence(app)
     state: Lifecycle = app.extensions["chat.lifecycle"]
+
+    def pre_start_hook(_server: Any, handler: Any) -> bool:
+        # gevent-websocket answers an upgrade with 101 before the app runs; True makes it
+        # call the app as plain WSGI instead, so that DrainGate's 503 reaches nginx.
+        return state.refuses(handler.environ)
+
+    # The worker builds its server in run(), after this hook: a subclass on this worker only.
+    worker.server_class = type(
+        "ChatWSGIServer", (worker.server_class,), {"pre_start_hook": pre_start_hook}
+    )
     stop = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: Any) -> None:

@@ -75,6 +75,8 @@ class Server:
             stderr=log,
             start_new_session=True,
         )
+        if self.log_path:
+            log.close()  # the child has its own copy
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

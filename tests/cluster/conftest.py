@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
 
@@ -70,8 +71,17 @@ def cluster_db() -> str:
     return url
 
 
+@dataclass
+class Pair:
+    """Two processes of one cluster and the Redis prefix they share."""
+
+    one: Server
+    two: Server
+    prefix: str
+
+
 @pytest.fixture(scope="package")
-def pair(cluster_db, tmp_path_factory) -> Iterator[tuple[Server, Server]]:
+def pair(cluster_db, tmp_path_factory) -> Iterator[Pair]:
     """Two processes sharing PostgreSQL and Redis, kept for the tests that kill nothing."""
     prefix = unique_prefix()
     logs: Path = tmp_path_factory.mktemp("pair")
@@ -80,7 +90,7 @@ def pair(cluster_db, tmp_path_factory) -> Iterator[tuple[Server, Server]]:
     try:
         for server in servers:
             server.start()
-        yield servers[0], servers[1]
+        yield Pair(servers[0], servers[1], prefix)
     finally:
         for server in servers:
             server.stop()

@@ -1,0 +1,133 @@
+"""Clients for the cluster tests: a reconnecting tab, a sender that retries until acked."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import redis
+import socketio
+
+from tests.cluster.conftest import REDIS_URL
+from tests.servers import Remote
+
+
+class Peer(Remote):
+    """A Remote that, with ``reconnect``, comes back by itself with its sessionID.
+
+    This is what a browser tab does when its server process goes away: the Socket.IO
+    client reconnects (through nginx, to another process) and resumes its session.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        transports: list[str] | None = None,
+        reconnect: bool = False,
+        **auth: Any,
+    ):
+        self.url = url
+        self.events: list[tuple[str, Any]] = []
+        self.cond = threading.Condition()
+        self.connect_error: Any = None
+        self.session_id: str | None = auth.get("sessionID")
+        self.sessions = 0  # `session` events: 1 + the number of reconnections
+        self._auth = auth
+        self.sio = socketio.Client(
+            reconnection=reconnect,
+            reconnection_delay=0.2,
+            reconnection_delay_max=1,
+            randomization_factor=0.1,
+        )
+        self.sio.on("*", self._record)
+        self.sio.on("connect_error", self._on_connect_error)
+        self.sio.connect(url, auth=self._credentials, transports=transports, wait_timeout=10)
+        self.session = self.wait_for("session")
+        self.user_id: str = self.session["userID"]
+
+    def _credentials(self) -> dict[str, str]:
+        # Called on every (re)connection: resume the session once there is one.
+        return {"sessionID": self.session_id} if self.session_id else self._auth
+
+    def _record(self, event: str, *args: Any) -> None:
+        with self.cond:
+            if event == "session":
+                self.session_id = args[0]["sessionID"]
+                self.sessions += 1
+            self.events.append((event, args[0] if args else None))
+            self.cond.notify_all()
+
+    def wait_connected(self, timeout: float = 20) -> None:
+        """Returns once connected (at once, or on the `session` event of a reconnection)."""
+        with self.cond:
+            assert self.cond.wait_for(lambda: self.sio.connected, timeout), "not reconnected"
+
+    def sid(self) -> str:
+        """The Socket.IO sid of the current connection (the server's ``request.sid``)."""
+        return self.sio.get_sid("/")
+
+
+class Sender(threading.Thread):
+    """Sends a steady stream of acknowledged messages; a send without an ack is retried.
+
+    A retry reuses the clientId, so the server stores it once (PROTOCOL.md B2) whether the
+    first attempt was lost before or after it was stored.
+    """
+
+    def __init__(self, peer: Peer, to: str, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.peer = peer
+        self.to = to
+        self.interval = interval
+        self.acked: dict[str, dict[str, Any]] = {}  # clientId -> the stored message
+        self.attempts = 0
+        self.retried = 0
+        self.errors: list[Any] = []
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        """Sends until stopped; each message is retried until its ack arrives."""
+        n = 0
+        while not self._stop.is_set():
+            client_id = uuid.uuid4().hex
+            content = f"{self.peer.user_id} #{n}"
+            while True:
+                self.attempts += 1
+                try:
+                    ack = self.peer.send(self.to, content, timeout=3, clientId=client_id)
+                except (socketio.exceptions.SocketIOError, TimeoutError):
+                    ack = None  # disconnected or no ack: the process went away meanwhile
+                if ack and ack.get("ok"):
+                    self.acked[client_id] = ack["message"]
+                    break
+                if ack is not None:
+                    self.errors.append(ack)  # the test fails on any: nothing is limited here
+                self.retried += 1
+                self.peer.wait_connected()
+            n += 1
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        """Finishes the message in progress (until acked), then stops."""
+        self._stop.set()
+        self.join(30)
+        assert not self.is_alive(), "a message was never acknowledged"
+
+
+def presence_sids(prefix: str, user_id: str) -> set[str]:
+    """The sockets Redis presence holds for ``user_id``, on every process."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return {s.decode() for s in client.hkeys(f"{prefix}presence:user:{user_id}")}
+    finally:
+        client.close()
+
+
+def wait_until(check: Any, timeout: float = 10, what: str = "condition") -> None:
+    """Polls ``check``: for server-side state that no client event reveals."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s"
+        time.sleep(0.02)
