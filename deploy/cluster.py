@@ -198,6 +198,18 @@ class Cluster:
         }
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.save()
+        try:
+            self._start_all()
+        except BaseException:
+            log("could not start: stopping what did start")
+            self.down()
+            raise
+        first, last = ports[0], ports[-1]
+        log(f"{processes} processes on {host}:{first}..{last}, nginx on http://{host}:{port}")
+        log(f"logs in {self.run_dir}; `make cluster-restart` rolls, `make cluster-stop` stops")
+
+    def _start_all(self) -> None:
+        host, port, ports = self.state["host"], self.state["port"], self.state["ports"]
         env = self.env()
         create_database(env["DATABASE_URL"])
         subprocess.run(
@@ -211,10 +223,6 @@ class Cluster:
         command = prepare_nginx(ports, port, self.run_dir, host)
         subprocess.run(command, check=True)  # daemonizes; its pid goes to nginx.pid
         must(wait(lambda: answers(f"http://{host}:{port}/healthz"), 20), "waiting for nginx")
-        log(
-            f"{processes} processes on {host}:{ports[0]}..{ports[-1]}, nginx on http://{host}:{port}"
-        )
-        log(f"logs in {self.run_dir}; `make cluster-restart` rolls, `make cluster-stop` stops")
 
     def restart(self) -> None:
         """Rolling restart: each process drains, stops and starts again before the next one."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -43,6 +44,7 @@ class Peer(Remote):
         )
         self.sio.on("*", self._record)
         self.sio.on("connect_error", self._on_connect_error)
+        self.sio.on("disconnect", self._on_disconnect)
         self.sio.connect(url, auth=self._credentials, transports=transports, wait_timeout=10)
         self.session = self.wait_for("session")
         self.user_id: str = self.session["userID"]
@@ -50,6 +52,13 @@ class Peer(Remote):
     def _credentials(self) -> dict[str, str]:
         # Called on every (re)connection: resume the session once there is one.
         return {"sessionID": self.session_id} if self.session_id else self._auth
+
+    def _on_disconnect(self, *_reason: Any) -> None:
+        # python-engineio leaves a WebSocket that the server dropped open (until garbage
+        # collection warns about it); shut it now, before the client reconnects.
+        ws = getattr(self.sio.eio, "ws", None)
+        if ws is not None:
+            ws.shutdown()
 
     def _record(self, event: str, *args: Any) -> None:
         with self.cond:
@@ -82,15 +91,16 @@ class Sender(threading.Thread):
         self.to = to
         self.interval = interval
         self.acked: dict[str, dict[str, Any]] = {}  # clientId -> the stored message
+        self.ack_times: list[float] = []
         self.attempts = 0
         self.retried = 0
         self.errors: list[Any] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         """Sends until stopped; each message is retried until its ack arrives."""
         n = 0
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             client_id = uuid.uuid4().hex
             content = f"{self.peer.user_id} #{n}"
             while True:
@@ -101,17 +111,27 @@ class Sender(threading.Thread):
                     ack = None  # disconnected or no ack: the process went away meanwhile
                 if ack and ack.get("ok"):
                     self.acked[client_id] = ack["message"]
+                    self.ack_times.append(time.monotonic())
                     break
                 if ack is not None:
                     self.errors.append(ack)  # the test fails on any: nothing is limited here
                 self.retried += 1
                 self.peer.wait_connected()
             n += 1
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
+
+    def longest_gap(self) -> float:
+        """The longest time between two acks: how long this user could not send."""
+        times = self.ack_times
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+    def halt(self) -> None:
+        """Asks the thread to stop after the message in progress."""
+        self._halt.set()
 
     def stop(self) -> None:
         """Finishes the message in progress (until acked), then stops."""
-        self._stop.set()
+        self.halt()
         self.join(30)
         assert not self.is_alive(), "a message was never acknowledged"
 
