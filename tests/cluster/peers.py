@@ -6,6 +6,7 @@ import itertools
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -24,7 +25,7 @@ class Peer(Remote):
 
     def __init__(
         self,
-        url: str,
+        url: str | Callable[[], str],  # a callable is asked again on each reconnection
         transports: list[str] | None = None,
         reconnect: bool = False,
         **auth: Any,
@@ -35,6 +36,7 @@ class Peer(Remote):
         self.connect_error: Any = None
         self.session_id: str | None = auth.get("sessionID")
         self.sessions = 0  # `session` events: 1 + the number of reconnections
+        self.arrived: list[float] = []  # when each of `events` arrived
         self._auth = auth
         self.sio = socketio.Client(
             reconnection=reconnect,
@@ -66,12 +68,19 @@ class Peer(Remote):
                 self.session_id = args[0]["sessionID"]
                 self.sessions += 1
             self.events.append((event, args[0] if args else None))
+            self.arrived.append(time.monotonic())
             self.cond.notify_all()
 
     def wait_connected(self, timeout: float = 20) -> None:
         """Returns once connected (at once, or on the `session` event of a reconnection)."""
         with self.cond:
             assert self.cond.wait_for(lambda: self.sio.connected, timeout), "not reconnected"
+
+    def arrival(self, event: str, payload: Any) -> float:
+        """When the first ``event`` with ``payload`` arrived (time.monotonic)."""
+        with self.cond:
+            pairs = zip(self.events, self.arrived, strict=True)
+            return next(t for (e, p), t in pairs if (e, p) == (event, payload))
 
     def sid(self) -> str:
         """The Socket.IO sid of the current connection (the server's ``request.sid``)."""
