@@ -37,6 +37,7 @@ class Peer(Remote):
         self.session_id: str | None = auth.get("sessionID")
         self.sessions = 0  # `session` events: 1 + the number of reconnections
         self.arrived: list[float] = []  # when each of `events` arrived
+        self.drops = 0  # connections lost
         self._auth = auth
         self.sio = socketio.Client(
             reconnection=reconnect,
@@ -61,6 +62,9 @@ class Peer(Remote):
         ws = getattr(self.sio.eio, "ws", None)
         if ws is not None:
             ws.shutdown()
+        with self.cond:
+            self.drops += 1
+            self.cond.notify_all()
 
     def _record(self, event: str, *args: Any) -> None:
         with self.cond:
@@ -70,6 +74,29 @@ class Peer(Remote):
             self.events.append((event, args[0] if args else None))
             self.arrived.append(time.monotonic())
             self.cond.notify_all()
+
+    def send_or_drop(self, to: str, content: str, timeout: float = 5, **extra: Any) -> Any:
+        """Sends with an ack like a browser would: gives up at once if the connection drops.
+
+        (python-socketio's ``call`` would wait out its whole timeout for an ack that can no
+        longer come.) Returns the ack, or None.
+        """
+        acks: list[Any] = []
+
+        def on_ack(*args: Any) -> None:
+            with self.cond:
+                acks.append(args[0] if args else None)
+                self.cond.notify_all()
+
+        drops = self.drops
+        try:
+            payload = {"content": content, "to": to, **extra}
+            self.sio.emit("private message", payload, callback=on_ack)
+        except socketio.exceptions.SocketIOError:
+            return None
+        with self.cond:
+            self.cond.wait_for(lambda: acks or self.drops != drops, timeout)
+            return acks[0] if acks else None
 
     def wait_connected(self, timeout: float = 20) -> None:
         """Returns once connected (at once, or on the `session` event of a reconnection)."""
@@ -114,10 +141,8 @@ class Sender(threading.Thread):
             content = f"{self.peer.user_id} #{n}"
             while True:
                 self.attempts += 1
-                try:
-                    ack = self.peer.send(self.to, content, timeout=3, clientId=client_id)
-                except (socketio.exceptions.SocketIOError, TimeoutError):
-                    ack = None  # disconnected or no ack: the process went away meanwhile
+                # None: the connection dropped (or the ack never came) while the process left.
+                ack = self.peer.send_or_drop(self.to, content, clientId=client_id)
                 if ack and ack.get("ok"):
                     self.acked[client_id] = ack["message"]
                     self.ack_times.append(time.monotonic())
