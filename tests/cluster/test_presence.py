@@ -27,8 +27,9 @@ def test_a_user_with_tabs_on_both_processes_stays_online_until_both_close(pair):
     alice2 = Remote(pair.two.url, transports=["polling"], sessionID=alice1.session_id)
     try:
         closed_everywhere(pair.prefix, alice1)
-        # Barrier: a marker closing on process one is announced after anything process one
-        # had to say about alice's tab (one publisher, one channel: Redis keeps the order).
+        # Barrier: process one publishes in order, and anything it had to say about alice's
+        # tab (decided by the Redis script that removed the sid) went out within
+        # milliseconds, long before a marker's handshake, login and close.
         marker = Remote(pair.one.url, username=name("mark"))
         marker.close()
         watcher.wait_for("user disconnected", lambda u: u == marker.user_id)

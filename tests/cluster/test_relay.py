@@ -29,8 +29,8 @@ def test_messages_cross_both_ways_and_echo_to_the_senders_other_tab(pair):
             assert tab.wait_for("private message", lambda m: m["id"] == theirs)["from"] == (
                 bob.user_id
             )
-        # Process one relays in the order Redis delivers: had it echoed alice's own message
-        # to her sending socket, that would have come before bob's reply.
+        # A process delivers its own emits at once, before the ack: had process one echoed
+        # alice's message to her sending socket, it would have come before bob's reply.
         assert [m["id"] for m in alice.received("private message")] == [theirs]
     finally:
         for tab in (alice, alice2, bob):
