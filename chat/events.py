@@ -158,6 +158,9 @@ def on_connect(auth: object = None) -> None:
         )
     except SQLAlchemyError:
         db.session.rollback()
+        if "identity" in session:
+            # Refused sockets get no disconnect event: leave no ghost in presence.
+            _presence().disconnect(session["identity"].user_id, request.sid)
         log.exception("handshake refused: storage unavailable")
         raise ConnectionRefusedError("unavailable") from None
     emit("users", users)

@@ -148,6 +148,10 @@ return came
 """
 
 
+# Heartbeats between two comparisons of this process's sockets with what Redis holds.
+RECONCILE_EVERY = 12
+
+
 class RedisPresence:
     """Cluster-wide presence: sockets per user in Redis, each process alive by a heartbeat key.
 
@@ -267,7 +271,8 @@ class RedisPresence:
                 gone.append(uid)
         args: list[object] = [f"{p}user:"]
         for sid, (uid, sess) in local.items():
-            args += [sid, uid, sess]
+            if f"{uid}|{sid}" not in entries:
+                args += [sid, uid, sess]
         came = [
             u.decode()
             for u in self._restore(
@@ -319,7 +324,8 @@ class RedisPresence:
         try:
             if beat and not self._closed:
                 forgotten = self._beat()
-                if forgotten or self._dirty:
+                # Also every minute or so: anything Redis lost (a failover) comes back.
+                if forgotten or self._dirty or self._streak % RECONCILE_EVERY == 0:
                     self._dirty = False
                     gone, came = self.restore()
                 self._streak += 1

@@ -17,7 +17,7 @@ import pytest
 import redis
 from flask import Flask, current_app
 
-from chat.presence import RedisPresence
+from chat.presence import RECONCILE_EVERY, RedisPresence
 from tests.cluster.conftest import REDIS_URL
 from tests.servers import free_port
 
@@ -159,6 +159,18 @@ def test_a_purged_but_living_process_puts_its_users_back(redis_prefix):
     assert live.tick() == (["u"], [])
     assert stalled.tick() == ([], ["u"])
     assert live.online() == {"u"} and live.sids("u") == {"s1"}
+
+
+def test_what_redis_lost_is_put_back_within_a_reconcile_round(redis_prefix):
+    one = process(redis_prefix)
+    one.tick()
+    one.connect("u", "s1")
+    # A failover to a replica that had not seen the latest writes: the process list survived.
+    p = one.prefix
+    one.redis.delete(f"{p}user:u", f"{p}online", f"{p}proc:{one.proc}")
+    came = [u for _ in range(RECONCILE_EVERY + 1) for u in one.tick()[1]]
+    assert came == ["u"]
+    assert one.online() == {"u"} and one.sids("u") == {"s1"}
 
 
 class OwnRedis:
