@@ -200,9 +200,11 @@ class Cluster:
         self.save()
         try:
             self._start_all()
-        except BaseException:
+        except BaseException as exc:
             log("could not start: stopping what did start")
             self.down()
+            if isinstance(exc, subprocess.CalledProcessError):
+                raise SystemExit(f"cluster: {exc.cmd[0]} failed, see above") from None
             raise
         first, last = ports[0], ports[-1]
         log(f"{processes} processes on {host}:{first}..{last}, nginx on http://{host}:{port}")
