@@ -10,6 +10,9 @@ workers = 1
 worker_connections = 10000
 # Longer than the drain (DRAIN_TIMEOUT_S, twice at worst), so gunicorn never cuts it short.
 graceful_timeout = 20
+# gunicorn's control socket defaults to one path per user: the processes of a cluster on one
+# host would take it from one another. Processes are driven by signals (deploy/cluster.py).
+control_socket_disable = True
 
 
 def post_worker_init(worker):
