@@ -4,9 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
-GUNICORN := $(BIN)/gunicorn -k geventwebsocket.gunicorn.workers.GeventWebSocketWorker -w 1 --worker-connections 10000 --graceful-timeout 20 --no-control-socket
+GUNICORN := $(BIN)/gunicorn -c deploy/gunicorn.conf.py -k geventwebsocket.gunicorn.workers.GeventWebSocketWorker -w 1 --worker-connections 10000 --graceful-timeout 20
+# make cluster: N processes on CLUSTER_PORT+1..CLUSTER_PORT+N behind nginx on CLUSTER_PORT.
+N ?= 2
+CLUSTER_PORT ?= 8000
+CLUSTER := $(BIN)/python deploy/cluster.py --run-dir run/cluster
 
-.PHONY: run test lint format install install-dev browser bench cluster clean
+.PHONY: run test lint format install install-dev browser nginx bench cluster cluster-restart cluster-status cluster-stop clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,8 +36,28 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "chromium is missing: run 'sudo apt-get install -y chromium'"; exit 1; fi; }
 
+## nginx: Debian's nginx for `make cluster` and the cluster tests (installed as root when missing)
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx; \
+	  else echo "nginx is missing: run 'sudo apt-get install -y nginx'"; exit 1; fi; }
+
+## cluster: N (default 2) processes + nginx on http://127.0.0.1:8000, PostgreSQL and Redis shared
+cluster: install nginx
+	$(CLUSTER) up -n $(N) --port $(CLUSTER_PORT)
+
+## cluster-restart: rolling restart, one process at a time, no message lost
+cluster-restart: install
+	$(CLUSTER) restart
+
+cluster-status: install
+	$(CLUSTER) status
+
+cluster-stop: install
+	$(CLUSTER) down
+
 ## test: lint, then the whole suite on SQLite and PostgreSQL, with real servers and Chromium
-test: install-dev browser
+test: install-dev browser nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -13,6 +13,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         cli,
         config,
         health,
+        lifecycle,
         logs,
         messagequeue,
         metrics,
@@ -47,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # client is held back by its own connection instead of spawning greenlets without end.
         async_handlers=False,
     )
+    lifecycle.init_app(app)
     app.register_blueprint(views.bp)
     security.init_app(app, max_event_bytes=config.max_buffer_size(app.config))
     cli.init_app(app)

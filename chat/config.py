@@ -30,8 +30,13 @@ DEFAULTS: dict[str, object] = {
     "FETCH_BURST": 10,
     "CONNECT_RATE": 5.0,  # handshakes per second per IP
     "CONNECT_BURST": 30,
-    "PRESENCE_HEARTBEAT_S": 10,
-    "PRESENCE_TTL_S": 25,
+    # A killed process's users are announced offline within TTL + heartbeat (20 s).
+    "PRESENCE_HEARTBEAT_S": 5.0,
+    "PRESENCE_TTL_S": 15.0,
+    # On SIGTERM: how long users may take to reconnect elsewhere before they are announced
+    # offline, and how long in-flight events may take before the sockets are closed anyway.
+    "PRESENCE_DRAIN_GRACE_S": 10.0,
+    "DRAIN_TIMEOUT_S": 5.0,
     # How long a database may keep a user waiting (connect, lock wait) before "unavailable".
     "DB_TIMEOUT_S": 5.0,
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).

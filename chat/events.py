@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from flask import current_app, request, session
+from flask import Flask, current_app, request, session
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from pydantic import (
     BaseModel,
@@ -90,7 +90,9 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
                     socketio.sleep(min(wait, OVER_LIMIT_PAUSE_MS) / 1000)
                     return _error("rate_limited", "too many requests", retryAfterMs=wait)
             try:
-                return fn(me, payload)
+                # A draining process waits for this before closing the socket.
+                with current_app.extensions["chat.lifecycle"].in_flight(request.sid):
+                    return fn(me, payload)
             except store.StoreError as exc:
                 return _error(exc.code, exc.detail)
             except SQLAlchemyError:
@@ -150,7 +152,10 @@ def on_connect(auth: object = None) -> None:
     try:
         me, token = _authenticate(Auth.parse(auth))
         presence = _presence()
-        presence.start(socketio.start_background_task, socketio.sleep, _announce_offline)
+        start_presence(current_app._get_current_object())
+        # Joined before history is read: a message stored from here on is relayed to this
+        # socket, so none falls between the `users` snapshot and the live relay.
+        join_room(me.user_id)
         users = store.users_payload(
             me.user_id,
             presence.online() | {me.user_id},
@@ -169,7 +174,6 @@ def on_connect(auth: object = None) -> None:
         raise ConnectionRefusedError("unavailable") from None
     session["identity"] = me
     emit("session", {"sessionID": token, "userID": me.user_id})
-    join_room(me.user_id)
     emit("users", users)
     emit(
         "user connected",
@@ -199,6 +203,21 @@ def on_disconnect(reason: object = None) -> None:
     metrics.disconnected(me.user_id, reason)
     if _presence().disconnect(me.user_id, request.sid):
         _announce_offline(me.user_id, skip_sid=request.sid)
+
+
+def start_presence(app: Flask) -> None:
+    """Called on connect and when a gunicorn worker starts; idempotent."""
+    app.extensions["chat.presence"].start(
+        app, socketio.start_background_task, socketio.sleep, _announce_offline, _announce_online
+    )
+
+
+def _announce_online(user_id: str) -> None:
+    # Presence put a user back (Redis recovered, or this process was purged by mistake).
+    username = store.username(user_id)
+    if username is not None:
+        payload = {"userID": user_id, "username": username, "connected": True, "messages": []}
+        socketio.emit("user connected", payload)
 
 
 def _announce_offline(user_id: str, skip_sid: str | None = None) -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from chat import metrics
 
 log = logging.getLogger(__name__)
+
+Spawn = Callable[..., Any]
+Announce = Callable[[str], None]
 
 
 class MemoryPresence:
@@ -52,47 +58,75 @@ class MemoryPresence:
             items = self._sockets.get(user_id, {}).items()
             return {sid for sid, sess in items if session_id is None or sess == session_id}
 
-    def start(self, spawn: Callable, sleep: Callable, on_offline: Callable) -> None:
+    def start(
+        self, app: Any, spawn: Spawn, sleep: Callable, on_offline: Announce, on_online: Announce
+    ) -> None:
         """Nothing to sweep in one process."""
+
+    def drain(self, grace_s: float) -> None:
+        """One process has nobody to hand its users over to: announce at once, as always."""
 
     def close(self) -> None:
         """Nothing to release."""
 
 
-# KEYS: user hash, process set, online set. ARGV: sid, process id, user id, session id.
+# Keys, under the prefix: user:<uid> hash sid -> session id; proc:<proc> set "uid|sid" of one
+# process; online set of uids; pending zset uid -> deadline (ms) of an offline announcement
+# held back by a grace period; procs set of process ids; alive:<proc> heartbeat with a TTL.
+# Each script is one atomic decision, so two processes can never both announce one change.
+# Scripts reach user:<uid> keys through a prefix argument: a single Redis, not Redis Cluster.
+
+# KEYS: user hash, proc set, online, pending. ARGV: sid, uid, session id.
+# Returns 1 when the user went online (was neither online nor inside a grace period).
 _CONNECT = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
-redis.call('SADD', KEYS[2], ARGV[3] .. '|' .. ARGV[1])
-if redis.call('HLEN', KEYS[1]) == 1 then
-  redis.call('SADD', KEYS[3], ARGV[3])
-  return 1
-end
-return 0
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[2] .. '|' .. ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[2])
+return redis.call('SADD', KEYS[3], ARGV[2])
 """
 
+# KEYS: user hash, proc set, online, pending. ARGV: sid, uid, grace in ms.
+# Returns 1 when the user went offline now; with a grace, the decision waits in pending.
 _DISCONNECT = """
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('SREM', KEYS[2], ARGV[3] .. '|' .. ARGV[1])
-if redis.call('HLEN', KEYS[1]) == 0 then
-  redis.call('SREM', KEYS[3], ARGV[3])
-  return 1
+redis.call('SREM', KEYS[2], ARGV[2] .. '|' .. ARGV[1])
+if redis.call('HLEN', KEYS[1]) > 0 then return 0 end
+local grace = tonumber(ARGV[3])
+if grace > 0 and redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', KEYS[4], now + grace, ARGV[2])
+  return 0
 end
-return 0
+return redis.call('SREM', KEYS[3], ARGV[2])
 """
 
-# KEYS: dead process set, online set, user-hash prefix (as a key name), process registry.
-# ARGV: dead process id. Returns the users that went offline; runs once per dead process.
-_PURGE = """
+# KEYS: online, pending. ARGV: user-hash prefix. Returns the users whose grace ran out.
+_RESOLVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local gone = {}
-local entries = redis.call('SMEMBERS', KEYS[1])
-for _, entry in ipairs(entries) do
+for _, uid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  redis.call('ZREM', KEYS[2], uid)
+  if redis.call('HLEN', ARGV[1] .. uid) == 0 and redis.call('SREM', KEYS[1], uid) == 1 then
+    table.insert(gone, uid)
+  end
+end
+return gone
+"""
+
+# KEYS: dead proc set, online, pending, procs, dead alive key. ARGV: dead proc, user-hash prefix.
+# Returns the users that went offline. A process that beat again in the meantime is spared.
+_PURGE = """
+if redis.call('EXISTS', KEYS[5]) == 1 then return {} end
+local gone = {}
+for _, entry in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local bar = string.find(entry, '|', 1, true)
   local uid = string.sub(entry, 1, bar - 1)
-  local sid = string.sub(entry, bar + 1)
-  local ukey = KEYS[3] .. uid
-  redis.call('HDEL', ukey, sid)
-  if redis.call('HLEN', ukey) == 0 and redis.call('SISMEMBER', KEYS[2], uid) == 1 then
-    redis.call('SREM', KEYS[2], uid)
+  local ukey = ARGV[2] .. uid
+  redis.call('HDEL', ukey, string.sub(entry, bar + 1))
+  if redis.call('HLEN', ukey) == 0 and not redis.call('ZSCORE', KEYS[3], uid)
+      and redis.call('SREM', KEYS[2], uid) == 1 then
     table.insert(gone, uid)
   end
 end
@@ -101,61 +135,162 @@ redis.call('SREM', KEYS[4], ARGV[1])
 return gone
 """
 
+# KEYS: proc set, online, pending. ARGV: user-hash prefix, then (sid, uid, session id) triples.
+# Puts this process's sockets back after Redis lost them; returns the users that came online.
+_RESTORE = """
+local came = {}
+for i = 2, #ARGV, 3 do
+  local sid, uid = ARGV[i], ARGV[i + 1]
+  redis.call('HSET', ARGV[1] .. uid, sid, ARGV[i + 2])
+  redis.call('SADD', KEYS[1], uid .. '|' .. sid)
+  redis.call('ZREM', KEYS[3], uid)
+  if redis.call('SADD', KEYS[2], uid) == 1 then table.insert(came, uid) end
+end
+return came
+"""
+
+
+# Heartbeats between two comparisons of this process's sockets with what Redis holds.
+RECONCILE_EVERY = 12
+
 
 class RedisPresence:
-    """Cluster-wide presence: sockets per user in Redis, each process alive by a heartbeat key."""
+    """Cluster-wide presence: sockets per user in Redis, each process alive by a heartbeat key.
+
+    This process's own sockets are also kept locally: they are the truth Redis is rebuilt
+    from after an outage, a restart of Redis, or a purge of this process by mistake.
+    """
 
     def __init__(
-        self, url: str, prefix: str = "chat:presence:", heartbeat: int = 10, ttl: int = 25
+        self,
+        url: str,
+        prefix: str = "chat:presence:",
+        heartbeat: float = 5,
+        ttl: float = 15,
     ):
         import redis
 
+        if ttl <= heartbeat:
+            raise ValueError("PRESENCE_TTL_S must be longer than PRESENCE_HEARTBEAT_S")
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.prefix = prefix
         self.proc = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.heartbeat = heartbeat
         self.ttl = ttl
+        self.grace_ms = 0
         self._connect = self.redis.register_script(_CONNECT)
         self._disconnect = self.redis.register_script(_DISCONNECT)
+        self._resolve = self.redis.register_script(_RESOLVE)
         self._purge = self.redis.register_script(_PURGE)
+        self._restore = self.redis.register_script(_RESTORE)
+        self._local: dict[str, tuple[str, int]] = {}  # sid -> (user id, session id)
+        self._lost: set[str] = set()  # users whose last disconnect Redis never heard of
+        self._dirty = False  # Redis missed something: rebuild on the next beat
+        self._streak = 0  # heartbeats in a row that reached Redis
         self._running = False
+        self._closed = False
 
     def _keys(self, user_id: str) -> list[str]:
         p = self.prefix
-        return [f"{p}user:{user_id}", f"{p}proc:{self.proc}", f"{p}online"]
+        return [f"{p}user:{user_id}", f"{p}proc:{self.proc}", f"{p}online", f"{p}pending"]
 
     def connect(self, user_id: str, sid: str, session_id: int = 0) -> bool:
         """Called on every accepted socket; True when it is the user's first one anywhere."""
-        args = [sid, self.proc, user_id, session_id]
-        return bool(self._connect(keys=self._keys(user_id), args=args))
+        import redis
+
+        self._local[sid] = (user_id, session_id)
+        try:
+            return bool(self._connect(keys=self._keys(user_id), args=[sid, user_id, session_id]))
+        except redis.RedisError:
+            log.warning("presence: Redis unreachable on connect user=%s", user_id)
+            self._dirty = True
+            return True
 
     def disconnect(self, user_id: str, sid: str) -> bool:
-        """Called when a socket closes; True when it was the user's last one anywhere."""
-        return bool(self._disconnect(keys=self._keys(user_id), args=[sid, self.proc, user_id]))
+        """Called when a socket closes; True when it was the user's last one anywhere.
+
+        While draining, a last socket only starts a grace period: the user is announced
+        offline by whichever process notices it ran out, unless they came back first.
+        """
+        import redis
+
+        self._local.pop(sid, None)
+        try:
+            args = [sid, user_id, self.grace_ms]
+            return bool(self._disconnect(keys=self._keys(user_id), args=args))
+        except redis.RedisError:
+            log.warning("presence: Redis unreachable on disconnect user=%s", user_id)
+            self._dirty = True
+            self._lost.add(user_id)
+            return False
 
     def online(self, user_ids: Iterable[str] | None = None) -> set[str]:
         """The online users across every process, optionally only among ``user_ids``."""
+        import redis
+
         key = f"{self.prefix}online"
-        if user_ids is None:
-            return {m.decode() for m in self.redis.smembers(key)}
-        ids = list(user_ids)
-        if not ids:
-            return set()
-        flags = self.redis.smismember(key, ids)
+        try:
+            if user_ids is None:
+                return {m.decode() for m in self.redis.smembers(key)}
+            ids = list(user_ids)
+            if not ids:
+                return set()
+            flags = self.redis.smismember(key, ids)
+        except redis.RedisError:
+            # Degraded, not down: the users this process can see for itself.
+            local = {uid for uid, _ in self._local.values()}
+            return local if user_ids is None else local & set(user_ids)
         return {uid for uid, flag in zip(ids, flags, strict=True) if flag}
 
     def sids(self, user_id: str, session_id: int | None = None) -> set[str]:
         """The open sockets of one user, or of one of its sessions, on every process."""
-        items = self.redis.hgetall(f"{self.prefix}user:{user_id}").items()
-        want = None if session_id is None else str(session_id).encode()
-        return {sid.decode() for sid, sess in items if want is None or sess == want}
+        import redis
 
-    def _beat(self) -> None:
+        try:
+            raw = self.redis.hgetall(self._keys(user_id)[0])
+            items = [(k.decode(), int(v)) for k, v in raw.items()]
+        except redis.RedisError:
+            items = [(sid, sess) for sid, (uid, sess) in self._local.items() if uid == user_id]
+        return {sid for sid, sess in items if session_id is None or sess == session_id}
+
+    def _beat(self) -> bool:
+        """Renews this process's heartbeat; True when Redis had forgotten the process."""
         p = self.prefix
         pipe = self.redis.pipeline()
-        pipe.set(f"{p}alive:{self.proc}", 1, ex=self.ttl)
+        pipe.set(f"{p}alive:{self.proc}", 1, px=int(self.ttl * 1000))
         pipe.sadd(f"{p}procs", self.proc)
-        pipe.execute()
+        return bool(pipe.execute()[1])
+
+    def restore(self) -> tuple[list[str], list[str]]:
+        """Makes Redis agree with this process's sockets; returns (went offline, came online)."""
+        p = self.prefix
+        gone: list[str] = []
+        entries = {m.decode() for m in self.redis.smembers(f"{p}proc:{self.proc}")}
+        local = dict(self._local)
+        for entry in entries - {f"{uid}|{sid}" for sid, (uid, _) in local.items()}:
+            uid, sid = entry.split("|", 1)
+            if self._disconnect(keys=self._keys(uid), args=[sid, uid, self.grace_ms]):
+                gone.append(uid)
+        args: list[object] = [f"{p}user:"]
+        for sid, (uid, sess) in local.items():
+            if f"{uid}|{sid}" not in entries:
+                args += [sid, uid, sess]
+        came = [
+            u.decode()
+            for u in self._restore(
+                keys=[f"{p}proc:{self.proc}", f"{p}online", f"{p}pending"], args=args
+            )
+        ]
+        # A socket that closed while the script ran may have been put back: take it out again.
+        for sid in local.keys() - self._local.keys():
+            uid = local[sid][0]
+            if self._disconnect(keys=self._keys(uid), args=[sid, uid, self.grace_ms]):
+                gone.append(uid)
+        lost, self._lost = list(self._lost), set()
+        if lost:
+            flags = self.redis.smismember(f"{p}online", lost)
+            gone += [u for u, on in zip(lost, flags, strict=True) if not on and u not in gone]
+        return gone, came
 
     def sweep(self) -> list[str]:
         """Purges processes whose heartbeat expired; returns the users that went offline."""
@@ -165,35 +300,101 @@ class RedisPresence:
             proc = raw.decode()
             if proc == self.proc or self.redis.exists(f"{p}alive:{proc}"):
                 continue
-            users = self._purge(
-                keys=[f"{p}proc:{proc}", f"{p}online", f"{p}user:", f"{p}procs"], args=[proc]
-            )
+            keys = [f"{p}proc:{proc}", f"{p}online", f"{p}pending", f"{p}procs", f"{p}alive:{proc}"]
+            users = self._purge(keys=keys, args=[proc, f"{p}user:"])
+            if users:
+                log.info("presence: purged dead process %s, %d users offline", proc, len(users))
             gone.extend(u.decode() for u in users)
         return gone
 
-    def start(self, spawn: Callable, sleep: Callable, on_offline: Callable) -> None:
-        """Called once per process: heartbeat and sweep of dead processes in the background."""
+    def resolve(self) -> list[str]:
+        """Ends the grace periods that ran out; returns the users that went offline."""
+        p = self.prefix
+        users = self._resolve(keys=[f"{p}online", f"{p}pending"], args=[f"{p}user:"])
+        return [u.decode() for u in users]
+
+    def tick(self, beat: bool = True) -> tuple[list[str], list[str]]:
+        """One round of the background loop; returns (went offline, came online).
+
+        Every round ends the grace periods that ran out; with ``beat``, it also renews the
+        heartbeat, rebuilds Redis from this process's sockets if needed, and purges the dead.
+        """
+        import redis
+
+        gone: list[str] = []
+        came: list[str] = []
+        try:
+            if beat and not self._closed:
+                forgotten = self._beat()
+                # Also every minute or so: anything Redis lost (a failover) comes back.
+                if forgotten or self._dirty or self._streak % RECONCILE_EVERY == 0:
+                    self._dirty = False
+                    gone, came = self.restore()
+                self._streak += 1
+                # Right after an outage every heartbeat may have expired: wait until the
+                # others have had a full interval to beat again before declaring anyone dead.
+                if self._streak >= 3:
+                    gone += self.sweep()
+            gone += self.resolve()
+        except redis.RedisError as exc:
+            if self._streak:
+                log.warning("presence: Redis unreachable, will resync: %s", exc)
+            self._streak = 0
+            self._dirty = True
+        return gone, came
+
+    def start(
+        self, app: Any, spawn: Spawn, sleep: Callable, on_offline: Announce, on_online: Announce
+    ) -> None:
+        """Called once per process: heartbeat, grace periods and the purge of dead processes.
+
+        ``on_offline`` and ``on_online`` run inside ``app``'s context: they use the store.
+        """
         if self._running:
             return
         self._running = True
-        self._beat()
+        # Grace periods end within a second; heartbeats and sweeps every `heartbeat` seconds.
+        step = min(1.0, self.heartbeat)
+
+        def announce(callback: Announce, user_ids: list[str]) -> None:
+            for user_id in user_ids:
+                try:
+                    with app.app_context():
+                        callback(user_id)
+                except Exception:
+                    log.exception("presence: announcing user=%s failed", user_id)
 
         def loop() -> None:
+            next_beat = 0.0
             while self._running:
-                sleep(self.heartbeat)
+                now = time.monotonic()
+                beat = now >= next_beat
+                if beat:
+                    next_beat = now + self.heartbeat
                 try:
-                    self._beat()
-                    for user_id in self.sweep():
-                        on_offline(user_id)
-                except Exception:
+                    gone, came = self.tick(beat)
+                except Exception:  # a bug must not end presence for the life of the process
                     metrics.redis_error("presence")
-                    log.exception("presence heartbeat failed")
+                    log.exception("presence: background round failed")
+                    gone, came = [], []
+                announce(on_offline, gone)
+                announce(on_online, came)
+                sleep(step)
 
         spawn(loop)
 
+    def drain(self, grace_s: float) -> None:
+        """Called when this process shuts down: its users get ``grace_s`` to reconnect elsewhere."""
+        self.grace_ms = int(grace_s * 1000)
+
     def close(self) -> None:
-        """Stops the heartbeat (tests and shutdown)."""
+        """Stops the loop and gives up the heartbeat, so peers purge what is left at once."""
+        import redis
+
         self._running = False
+        self._closed = True
+        with contextlib.suppress(redis.RedisError):  # else the heartbeat expires by itself
+            self.redis.delete(f"{self.prefix}alive:{self.proc}")
 
 
 def create(config: dict) -> MemoryPresence | RedisPresence:
@@ -204,6 +405,6 @@ def create(config: dict) -> MemoryPresence | RedisPresence:
     return RedisPresence(
         url,
         prefix=f"{config['REDIS_PREFIX']}presence:",
-        heartbeat=int(config["PRESENCE_HEARTBEAT_S"]),
-        ttl=int(config["PRESENCE_TTL_S"]),
+        heartbeat=float(config["PRESENCE_HEARTBEAT_S"]),
+        ttl=float(config["PRESENCE_TTL_S"]),
     )

@@ -165,6 +165,11 @@ def user_exists(user_id: str, active: bool = False) -> bool:
     return user is not None and not (active and user.deleted_at is not None)
 
 
+def username(user_id: str) -> str | None:
+    """Called when presence announces a user again; their name, or None if they are gone."""
+    return db.session.scalar(select(User.username).where(User.id == user_id))
+
+
 def save_message(
     sender_id: str, recipient_id: str, content: str, client_id: str | None
 ) -> tuple[Message, bool]:

@@ -53,6 +53,8 @@ class Server:
         """The gunicorn command line of the design card, on this server's port."""
         return [
             str(BIN / "gunicorn"),
+            "-c",
+            str(ROOT / "deploy" / "gunicorn.conf.py"),
             "-k",
             WORKER,
             "-w",
@@ -61,7 +63,6 @@ class Server:
             "10000",
             "--graceful-timeout",
             "10",
-            "--no-control-socket",
             "-b",
             f"127.0.0.1:{self.port}",
             "app:create_app()",

@@ -1,0 +1,311 @@
+"""Runs the chat as N gunicorn processes behind nginx on one machine (``make cluster``).
+
+    python deploy/cluster.py up [-n 2] [--port 8000]   # processes on 8001..800N, nginx on 8000
+    python deploy/cluster.py restart                    # rolling: one process at a time
+    python deploy/cluster.py status
+    python deploy/cluster.py down
+
+Everything lives in the run directory (default run/cluster): state, logs, nginx config and
+pid files. Processes share DATABASE_URL (default: PostgreSQL database ``chat`` on
+127.0.0.1:5432, created when missing) and REDIS_URL (default 127.0.0.1:6379); ``restart``
+reuses the environment given to ``up``, overridden by variables set now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from chat import config as chat_config  # noqa: E402  (run as a script from anywhere)
+
+BIN = Path(sys.executable).parent
+TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
+DEFAULT_ENV = {
+    "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/chat",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # nginx is the one proxy in front: per-IP limits must see the client, not nginx.
+    "TRUSTED_PROXIES": "1",
+}
+# Variables the app reads (chat/config.py), kept from `up` for `restart`.
+APP_VARS = [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "REDIS_PREFIX",
+    "SECRET_KEY",
+    "CORS_ALLOWED_ORIGINS",
+    "LOG_FORMAT",
+    "SESSION_COOKIE_SECURE",
+    *chat_config.DEFAULTS,
+]
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so that `status` output stays parseable."""
+    print(f"cluster: {message}", file=sys.stderr, flush=True)
+
+
+def render_nginx(ports: list[int], listen: int, run_dir: Path, host: str = "127.0.0.1") -> str:
+    """The nginx config for processes on ``ports`` and nginx on ``listen``."""
+    servers = "\n".join(f"        server {host}:{p} max_fails=0;" for p in ports)
+    # As root, nginx would run its workers as nobody, who cannot write into a private run dir.
+    user = "user root;" if os.geteuid() == 0 else ""
+    return (
+        TEMPLATE.read_text()
+        .replace("{{USER}}", user)
+        .replace("{{RUN_DIR}}", str(run_dir))
+        .replace("{{SERVERS}}", servers)
+        .replace("{{LISTEN}}", f"{host}:{listen}")
+    )
+
+
+def nginx_binary() -> str:
+    """nginx from PATH or Debian's /usr/sbin (not on a normal user's PATH)."""
+    found = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.access(found, os.X_OK):
+        raise SystemExit("nginx is missing: `make nginx` installs it (as root)")
+    return found
+
+
+def prepare_nginx(ports: list[int], listen: int, run_dir: Path, host: str) -> list[str]:
+    """Writes the config and temp dirs; returns the command that runs nginx in the foreground."""
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (run_dir / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+    conf = run_dir / "nginx.conf"
+    conf.write_text(render_nginx(ports, listen, run_dir, host))
+    error_log = str(run_dir / "nginx-error.log")
+    return [nginx_binary(), "-p", str(run_dir), "-c", str(conf), "-e", error_log]
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie left by a parent that is gone does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait(check, timeout: float) -> bool:
+    """Polls ``check`` (a process starting or stopping has no event to wait on)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def must(done: bool, what: str) -> None:
+    """Stops the command when ``what`` did not happen."""
+    if not done:
+        raise SystemExit(f"cluster: {what} timed out")
+
+
+class Cluster:
+    """The processes and nginx of one run directory."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir.resolve()
+        self.state_file = self.run_dir / "cluster.json"
+        exists = self.state_file.exists()
+        self.state: dict = json.loads(self.state_file.read_text()) if exists else {}
+
+    def save(self) -> None:
+        """Writes the state (it holds the environment, possibly SECRET_KEY: owner only)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.state, f, indent=2)
+        tmp.replace(self.state_file)
+
+    def env(self) -> dict[str, str]:
+        """The processes' environment: that of `up`, overridden by what is set now."""
+        saved = self.state.get("env", {})
+        now = {k: os.environ[k] for k in APP_VARS if k in os.environ}
+        return {**os.environ, **saved, **now}
+
+    def start_process(self, port: int) -> int:
+        """Starts one gunicorn process on ``port``; returns the master's pid."""
+        host = self.state["host"]
+        with open(self.run_dir / f"chat-{port}.log", "ab") as out:
+            proc = subprocess.Popen(
+                [
+                    str(BIN / "gunicorn"),
+                    "-c",
+                    str(ROOT / "deploy" / "gunicorn.conf.py"),
+                    "-b",
+                    f"{host}:{port}",
+                    "app:create_app()",
+                ],
+                cwd=ROOT,
+                env=self.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in this terminal must not reach it
+            )
+        proc.returncode = 0  # detached on purpose: nobody will wait() for it here
+        return proc.pid
+
+    def wait_ready(self, port: int, timeout: float = 60) -> None:
+        """Returns once the process on ``port`` answers."""
+        url = f"http://{self.state['host']}:{port}/healthz"
+        must(wait(lambda: answers(url), timeout), f"waiting for :{port} to answer")
+
+    def stop_process(self, port: int, timeout: float = 30) -> float:
+        """SIGTERM (a graceful drain), SIGKILL if it overstays; returns the seconds it took."""
+        pid = self.state["pids"][str(port)]
+        started = time.monotonic()
+        if alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            if not wait(lambda: not alive(pid), timeout):
+                log(f"process on :{port} overstayed its drain: SIGKILL")
+                os.killpg(pid, signal.SIGKILL)
+        return time.monotonic() - started
+
+    def up(self, processes: int, port: int, host: str) -> None:
+        """Starts the processes and nginx, returns once all answer."""
+        if self.state and any(alive(p) for p in self.state.get("pids", {}).values()):
+            raise SystemExit("cluster: already running here; `make cluster-stop` first")
+        ports = [port + i for i in range(1, processes + 1)]
+        given = {k: os.environ[k] for k in APP_VARS if k in os.environ}
+        self.state = {
+            "host": host,
+            "port": port,
+            "ports": ports,
+            "pids": {},
+            "env": {**DEFAULT_ENV, **given},
+        }
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.save()
+        try:
+            self._start_all()
+        except BaseException as exc:
+            log("could not start: stopping what did start")
+            self.down()
+            if isinstance(exc, subprocess.CalledProcessError):
+                raise SystemExit(f"cluster: {exc.cmd[0]} failed, see above") from None
+            raise
+        first, last = ports[0], ports[-1]
+        log(f"{processes} processes on {host}:{first}..{last}, nginx on http://{host}:{port}")
+        log(f"logs in {self.run_dir}; `make cluster-restart` rolls, `make cluster-stop` stops")
+
+    def _start_all(self) -> None:
+        host, port, ports = self.state["host"], self.state["port"], self.state["ports"]
+        env = self.env()
+        create_database(env["DATABASE_URL"])
+        subprocess.run(
+            [str(BIN / "flask"), "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True
+        )
+        for p in ports:
+            self.state["pids"][str(p)] = self.start_process(p)
+            self.save()
+        for p in ports:
+            self.wait_ready(p)
+        command = prepare_nginx(ports, port, self.run_dir, host)
+        subprocess.run(command, check=True)  # daemonizes; its pid goes to nginx.pid
+        must(wait(lambda: answers(f"http://{host}:{port}/healthz"), 20), "waiting for nginx")
+
+    def restart(self) -> None:
+        """Rolling restart: each process drains, stops and starts again before the next one."""
+        if not self.state:
+            raise SystemExit("cluster: nothing runs here")
+        for port in self.state["ports"]:
+            started = time.monotonic()
+            took = self.stop_process(port)
+            self.state["pids"][str(port)] = self.start_process(port)
+            self.save()
+            self.wait_ready(port)
+            log(f":{port} drained in {took:.1f}s, back in {time.monotonic() - started:.1f}s")
+
+    def status(self) -> int:
+        """Prints one line per process and nginx; exit status 0 when all answer."""
+        if not self.state:
+            print("not running")
+            return 1
+        host, ok = self.state["host"], True
+        for port in self.state["ports"]:
+            pid = self.state["pids"][str(port)]
+            up = alive(pid) and answers(f"http://{host}:{port}/healthz")
+            ok &= up
+            print(f"{host}:{port}\tpid {pid}\t{'up' if up else 'DOWN'}")
+        front = answers(f"http://{host}:{self.state['port']}/healthz")
+        ok &= front
+        print(f"{host}:{self.state['port']}\tnginx\t{'up' if front else 'DOWN'}")
+        return 0 if ok else 1
+
+    def down(self) -> None:
+        """Stops nginx and every process (all draining at once)."""
+        pid_file = self.run_dir / "nginx.pid"
+        if pid_file.exists():
+            pid = int(pid_file.read_text().split()[0])
+            if alive(pid):
+                os.kill(pid, signal.SIGQUIT)  # graceful: finishes the requests it carries
+                must(wait(lambda: not alive(pid), 15), "stopping nginx")
+        for pid in self.state.get("pids", {}).values():
+            if alive(pid):
+                os.kill(pid, signal.SIGTERM)
+        for port in self.state.get("pids", {}):
+            self.stop_process(int(port))
+        self.state_file.unlink(missing_ok=True)
+        log("stopped")
+
+
+def create_database(url: str) -> None:
+    """Creates the PostgreSQL database named by ``url`` when it does not exist yet."""
+    if not url.startswith(("postgres://", "postgresql://")):
+        return
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    name = name.split("?", 1)[0]
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+            log(f"created database {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["up", "restart", "status", "down"])
+    parser.add_argument("-n", "--processes", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8000, help="nginx; processes use the next")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--run-dir", type=Path, default=ROOT / "run" / "cluster")
+    args = parser.parse_args(argv)
+    cluster = Cluster(args.run_dir)
+    if args.command == "up":
+        cluster.up(args.processes, args.port, args.host)
+    elif args.command == "restart":
+        cluster.restart()
+    elif args.command == "status":
+        return cluster.status()
+    else:
+        cluster.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""gunicorn settings of every chat process: `gunicorn -c deploy/gunicorn.conf.py app:create_app()`.
+
+The worker class matters (plain gevent answers WebSocket upgrades with an error); one worker
+per process, scaled out with processes behind nginx. The hooks give SIGTERM a graceful drain:
+see chat/lifecycle.py and docs/scaling.md.
+"""
+
+worker_class = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
+workers = 1
+worker_connections = 10000
+# Longer than the drain (DRAIN_TIMEOUT_S, twice at worst), so gunicorn never cuts it short.
+graceful_timeout = 20
+# gunicorn's control socket defaults to one path per user: the processes of a cluster on one
+# host would take it from one another. Processes are driven by signals (deploy/cluster.py).
+control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Starts presence in the worker and installs the draining SIGTERM handler."""
+    from chat import lifecycle  # imported in the worker, after gevent's monkey-patching
+
+    lifecycle.on_worker_start(worker)
+
+
+def worker_exit(server, worker):
+    """Lets the drain finish before the worker process ends."""
+    from chat import lifecycle
+
+    lifecycle.on_worker_exit(worker)

@@ -1,0 +1,138 @@
+"""Through nginx with deploy/'s config: default transports upgrade, sessions stick to a process."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from deploy.cluster import prepare_nginx
+from tests.cluster.conftest import REDIS_URL, name
+from tests.cluster.peers import wait_until
+from tests.servers import Remote, free_port
+
+pytestmark = pytest.mark.server
+
+
+@dataclass
+class Nginx:
+    """The URL of nginx and the file it logs every request to, with the processes tried."""
+
+    url: str
+    access_log: Path
+
+    def upstreams(self, eio_sid: str) -> list[str]:
+        """For each request of one Engine.IO session, the processes nginx tried, in order."""
+        lines = self.access_log.read_text().splitlines()
+        return [
+            line.split("upstream=", 1)[1].split()[0] for line in lines if f"sid={eio_sid}" in line
+        ]
+
+
+@pytest.fixture(scope="module")
+def nginx(pair, tmp_path_factory) -> Iterator[Nginx]:
+    """nginx in front of the pair, in the foreground as this test's own subprocess."""
+    run_dir = tmp_path_factory.mktemp("nginx")
+    port = free_port()
+    command = prepare_nginx([pair.one.port, pair.two.port], port, run_dir, "127.0.0.1")
+    proc = subprocess.Popen([*command, "-g", "daemon off;"], stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        try:
+            return requests.get(url + "/healthz", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_until(answers, what="nginx answering")
+        yield Nginx(url, run_dir / "nginx-access.log")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def process_of(prefix: str, sid: str) -> str:
+    """The presence id of the process that holds socket ``sid``."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        for proc in client.smembers(f"{prefix}presence:procs"):
+            entries = client.smembers(f"{prefix}presence:proc:{proc.decode()}")
+            if any(e.decode().endswith("|" + sid) for e in entries):
+                return proc.decode()
+    finally:
+        client.close()
+    raise AssertionError(f"no process holds {sid}")
+
+
+def test_default_transports_start_on_polling_and_upgrade_through_nginx(nginx, pair):
+    # Default transports: a polling handshake, then the WebSocket upgrade of that session;
+    # without stickiness the upgrade would reach a process that does not hold the session.
+    alice = Remote(nginx.url, username=name("alice"))
+    bob = Remote(pair.one.url, transports=["websocket"], username=name("bob"))
+    carol = Remote(pair.two.url, transports=["websocket"], username=name("carol"))
+    try:
+        assert alice.sio.transport() == "websocket"
+        eio_sid = alice.sio.eio.sid
+        for peer in (bob, carol):
+            sent = alice.send(peer.user_id, "through nginx")
+            assert sent["ok"] is True
+            peer.wait_for("private message", lambda m, s=sent: m["id"] == s["message"]["id"])
+        reply = carol.send(alice.user_id, "back through nginx")
+        alice.wait_for("private message", lambda m: m["id"] == reply["message"]["id"])
+        alice.close()
+        # nginx logs the upgrade when the WebSocket closes. It reached the process holding
+        # the polling handshake's session at the first try: a retry would list two.
+        wait_until(lambda: nginx.upstreams(eio_sid), what="the upgrade logged")
+        tried = nginx.upstreams(eio_sid)
+        assert len(set(tried)) == 1 and "," not in tried[0]
+    finally:
+        for tab in (alice, bob, carol):
+            tab.close()
+
+
+def test_long_polling_sessions_stick_to_one_process(nginx, pair):
+    # Every send is a POST and every ack arrives on a GET: dozens of requests per session,
+    # each of which must reach the process holding it.
+    dave = Remote(nginx.url, transports=["polling"], username=name("dave"))
+    erin = Remote(nginx.url, transports=["polling"], username=name("erin"))
+    try:
+        assert dave.sio.transport() == "polling"
+        for i in range(15):
+            sent = dave.send(erin.user_id, f"poll {i}")
+            assert sent["ok"] is True
+            erin.wait_for("private message", lambda m, s=sent: m["id"] == s["message"]["id"])
+        # Each request reached the process holding the session at the first try (a retry
+        # after a 503 would list two processes), and one client address means one process.
+        tried = nginx.upstreams(dave.sio.eio.sid)
+        assert len(tried) >= 30 and len(set(tried)) == 1 and "," not in tried[0]
+        assert process_of(pair.prefix, dave.sio.get_sid("/")) == process_of(
+            pair.prefix, erin.sio.get_sid("/")
+        )
+    finally:
+        dave.close()
+        erin.close()
+
+
+def test_a_process_answers_503_for_a_session_it_does_not_hold(pair):
+    # What lets nginx find a session on the next process instead of failing it.
+    frank = Remote(pair.one.url, transports=["polling"], username=name("frank"))
+    try:
+        eio_sid = frank.sio.eio.sid
+        query = {"EIO": "4", "transport": "polling", "sid": eio_sid}
+        elsewhere = requests.get(pair.two.url + "/socket.io/", params=query, timeout=5)
+        assert elsewhere.status_code == 503
+        unknown = requests.get(
+            pair.one.url + "/socket.io/", params={**query, "sid": "nope"}, timeout=5
+        )
+        assert unknown.status_code == 503
+    finally:
+        frank.close()
