@@ -152,24 +152,21 @@ def test_a_real_server_logs_every_kind_of_line_and_no_secret(tmp_path, servers):
 
 
 @pytest.mark.server
-def test_redis_failing_under_a_handshake_is_an_exception_line(tmp_path, servers, private_redis):
+def test_redis_failing_under_a_handshake_is_logged_and_counted(tmp_path, servers, private_redis):
     env = sqlite_env(
         tmp_path, LOG_FORMAT="json", REDIS_URL=private_redis.url, REDIS_PREFIX=unique_prefix()
     )
     srv = servers(env)
     private_redis.stop()
     sio = socketio.Client(reconnection=False)
-    errors = []
-    sio.on("connect_error", errors.append)
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        sio.connect(srv.url, auth={"username": "dave"}, transports=["websocket"], wait_timeout=5)
-    # Presence down is a handled refusal, as a database down is (PROTOCOL.md B6).
-    assert errors == [{"message": "unavailable"}]
+    # Presence keeps this process's sockets in memory while Redis is away: still accepted.
+    sio.connect(srv.url, auth={"username": "dave"}, transports=["websocket"], wait_timeout=5)
+    sio.disconnect()
     metrics_text = requests.get(srv.url + "/metrics", timeout=5).text
     srv.stop()
 
     lines = _chat_lines((tmp_path / "server.log").read_text())
-    exceptions = [e for e in lines if e["event"] == "exception"]
-    assert [e["reason"] for e in exceptions] == ["redis"]
-    assert "Redis" in exceptions[0]["exc"] or "redis" in exceptions[0]["exc"]
-    assert 'chat_handshakes_refused_total{reason="unavailable"} 1.0' in metrics_text
+    warnings = [e for e in lines if "Redis unreachable on connect" in e["msg"]]
+    assert warnings and warnings[0]["level"] == "WARNING"
+    assert not [e for e in lines if e["event"] == "exception"]
+    assert 'chat_handshakes_refused_total{reason="unavailable"}' not in metrics_text
