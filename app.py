@@ -9,7 +9,7 @@ from flask import Flask
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Builds the app: config, extensions, Socket.IO handlers, pages and security headers."""
-    from chat import cli, config, presence, ratelimit, security, views
+    from chat import api, cli, config, presence, ratelimit, security, views
     from chat.extensions import csrf, db, migrate, socketio
 
     app = Flask(__name__, instance_relative_config=True)
@@ -24,7 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["chat.limiter"] = ratelimit.create(app.config)
 
     # Handlers must be registered before init_app, or apps after the first get none.
-    from chat import events  # noqa: F401
+    from chat import events
 
     socketio.init_app(
         app,
@@ -32,8 +32,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         channel=f"{app.config['REDIS_PREFIX']}socketio",
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         max_http_buffer_size=config.max_buffer_size(app.config),
+        # A connection's events run in its own reader greenlet, one after the other: no
+        # greenlet spawned per message, and one client's messages are stored in send order.
+        async_handlers=False,
     )
+    # The other events go straight to python-socketio's (new) server: see chat/events.py.
+    events.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
     security.init_app(app)
     cli.init_app(app)
     return app

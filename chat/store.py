@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -9,8 +10,24 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import NamedTuple, Protocol
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -149,43 +166,111 @@ def set_password(user_id: str, password: str) -> None:
 
 
 def user_exists(user_id: str) -> bool:
-    """Called before storing a message; True when ``user_id`` names a user."""
+    """Called before reading a conversation; True when ``user_id`` names a user."""
     return db.session.get(User, user_id) is not None
 
 
-def save_message(
-    sender_id: str, recipient_id: str, content: str, client_id: str | None
-) -> tuple[Message, bool]:
-    """Called by the send handler; commits the message and returns (message, created).
+class Saved(NamedTuple):
+    """What ``save_message`` stored: the message, whether it is new (not a retry), and
+    whether it opened the conversation (the recipient had none with the sender)."""
 
-    A ``client_id`` already used by the sender returns the stored message and ``False``.
-    """
-    if client_id is not None:
-        existing = _by_client_id(sender_id, client_id)
-        if existing is not None:
-            return existing, False
-    if not user_exists(recipient_id):
-        raise UnknownRecipient("no user has this userID")
-    lo, hi = sorted((sender_id, recipient_id))
-    msg = Message(
-        sender_id=sender_id,
-        recipient_id=recipient_id,
-        user_lo=lo,
-        user_hi=hi,
-        content=content,
-        client_id=client_id,
+    message: Message
+    created: bool
+    opened: bool
+
+
+@functools.cache
+def _statements(dialect: str) -> SimpleNamespace:
+    """The hot path's statements, built once per dialect (their compiled form is cached)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    messages, states = Message.__table__, ReadState.__table__
+    columns = ("sender_id", "recipient_id", "user_lo", "user_hi", "content", "client_id")
+    insert_message = (
+        insert(messages)
+        .values({name: bindparam(name) for name in (*columns, "created_at")})
+        # A clientId already used by this sender inserts nothing and returns no row; an
+        # unknown recipient fails the foreign key: no query before the insert is needed.
+        .on_conflict_do_nothing(index_elements=["sender_id", "client_id"])
+        .returning(messages.c.id)
     )
-    db.session.add(msg)
+    newest = case((states.c.last_id < bindparam("id"), bindparam("id")), else_=states.c.last_id)
+    touch = (
+        update(states)
+        .where(
+            or_(
+                and_(states.c.user_id == bindparam("a"), states.c.peer_id == bindparam("b")),
+                and_(states.c.user_id == bindparam("b"), states.c.peer_id == bindparam("a")),
+            )
+        )
+        .values(
+            last_id=newest,
+            unread=states.c.unread
+            + case((states.c.user_id == bindparam("b"), bindparam("bump", type_=Integer)), else_=0),
+        )
+        .returning(states.c.user_id)
+    )
+    open_side = insert(states)
+    open_sides = open_side.on_conflict_do_update(
+        index_elements=["user_id", "peer_id"],
+        set_={
+            "last_id": case(
+                (states.c.last_id < open_side.excluded.last_id, open_side.excluded.last_id),
+                else_=states.c.last_id,
+            ),
+            "unread": states.c.unread + open_side.excluded.unread,
+        },
+    )
+    return SimpleNamespace(insert_message=insert_message, touch=touch, open_sides=open_sides)
+
+
+def save_message(sender_id: str, recipient_id: str, content: str, client_id: str | None) -> Saved:
+    """Called by the send handler; stores the message and both sides' conversation rows in
+    one short transaction, commits, and returns what was stored.
+
+    A ``client_id`` already used by the sender returns the stored message, not created.
+    """
+    sql = _statements(db.engine.dialect.name)
+    lo, hi = sorted((sender_id, recipient_id))
+    values = {
+        "sender_id": sender_id,
+        "recipient_id": recipient_id,
+        "user_lo": lo,
+        "user_hi": hi,
+        "content": content,
+        "client_id": client_id,
+        "created_at": utcnow(),
+    }
     try:
-        db.session.commit()
+        new_id = db.session.execute(sql.insert_message, values).scalar()
     except IntegrityError:
-        # A concurrent retry with the same clientId won the race.
+        db.session.rollback()
+        if not user_exists(recipient_id):
+            raise UnknownRecipient("no user has this userID") from None
+        raise
+    if new_id is None:  # a retry: this sender already used this clientId
         db.session.rollback()
         existing = _by_client_id(sender_id, client_id) if client_id else None
         if existing is None:
-            raise
-        return existing, False
-    return msg, True
+            raise IntegrityError("INSERT", values, Exception("message vanished"))
+        return Saved(existing, False, False)
+    # Both sides: newest id, and one more unread for the recipient (not for a note to self).
+    bump = 0 if sender_id == recipient_id else 1
+    touched = set(
+        db.session.scalars(
+            sql.touch, {"a": sender_id, "b": recipient_id, "id": new_id, "bump": bump}
+        )
+    )
+    sides = {sender_id: (recipient_id, 0), recipient_id: (sender_id, bump)}
+    missing = [
+        {"user_id": user, "peer_id": peer, "up_to": 0, "last_id": new_id, "unread": unread}
+        for user, (peer, unread) in sorted(sides.items())
+        if user not in touched
+    ]
+    if missing:  # a first message: the rows of the new conversation (sorted: no deadlock)
+        db.session.execute(sql.open_sides, missing)
+    db.session.commit()
+    message = Message(id=new_id, **values)
+    return Saved(message, True, bump == 1 and recipient_id not in touched)
 
 
 def _by_client_id(sender_id: str, client_id: str) -> Message | None:
@@ -202,7 +287,7 @@ def _conversation(a: str, b: str):
 def history(
     user_id: str, peer_id: str, limit: int, before: int | None = None
 ) -> tuple[list[Message], bool]:
-    """Called for ``users`` and ``fetch messages``; newest ``limit`` messages before ``before``.
+    """Called for ``fetch messages``; newest ``limit`` messages before ``before``.
 
     Returns them oldest first, and whether older ones exist.
     """
@@ -214,52 +299,142 @@ def history(
     return rows[:limit][::-1], has_more
 
 
-def unread_counts(user_id: str) -> dict[str, int]:
-    """Called for ``users``; per sender, messages to ``user_id`` after its read mark."""
-    mark = (
-        select(ReadState.up_to)
-        .where(ReadState.user_id == user_id, ReadState.peer_id == Message.sender_id)
-        .scalar_subquery()
+# SQLite allows 500 terms in a compound SELECT; stay well below it.
+_UNION_CHUNK = 100
+
+
+def newest_pages(user_id: str, peer_ids: list[str], page: int) -> dict[str, tuple[list, bool]]:
+    """Called for ``users``; per peer, the newest ``page`` messages (oldest first) and whether
+    older ones exist, in one round trip per 100 peers: one index range scan each."""
+    cols = (
+        Message.id,
+        Message.sender_id,
+        Message.recipient_id,
+        Message.content,
+        Message.client_id,
+        Message.created_at,
+        Message.user_lo,
+        Message.user_hi,
     )
+    found: dict[tuple[str, str], list] = {}
+    for i in range(0, len(peer_ids), _UNION_CHUNK):
+        parts = [
+            select(*cols)
+            .where(_conversation(user_id, peer))
+            .order_by(Message.id.desc())
+            .limit(page + 1)
+            .subquery()
+            for peer in peer_ids[i : i + _UNION_CHUNK]
+        ]
+        query = union_all(*(select(part) for part in parts))
+        for row in db.session.execute(query):
+            found.setdefault((row.user_lo, row.user_hi), []).append(row)
+    out = {}
+    for peer in peer_ids:
+        rows = sorted(found.get(tuple(sorted((user_id, peer))), ()), key=lambda r: -r.id)
+        out[peer] = (rows[:page][::-1], len(rows) > page)
+    return out
+
+
+def contacts(user_id: str, limit: int) -> list[tuple[str, int]]:
+    """The peers of ``user_id``'s most recent conversations, newest first, with unread counts;
+    one range scan of ix_read_state_recent."""
     rows = db.session.execute(
-        select(Message.sender_id, func.count())
-        .where(Message.recipient_id == user_id, Message.id > func.coalesce(mark, 0))
-        .group_by(Message.sender_id)
+        select(ReadState.peer_id, ReadState.unread)
+        .where(ReadState.user_id == user_id, ReadState.last_id > 0)
+        .order_by(ReadState.last_id.desc())
+        .limit(limit)
     )
-    return {sender: count for sender, count in rows}
+    return [(peer, unread) for peer, unread in rows]
 
 
-def list_users(user_id: str, limit: int) -> list[User]:
-    """Called for ``users``; the user itself first, then others by name, at most ``limit``."""
-    me = db.session.get(User, user_id)
-    others = db.session.scalars(
-        select(User).where(User.id != user_id).order_by(User.name_key).limit(limit - 1)
-    )
-    return ([me] if me else []) + list(others)
+def contact_ids(user_id: str, limit: int) -> list[str]:
+    """Called when presence is announced to contacts only; ends its read transaction, as the
+    caller emits next."""
+    peers = [peer for peer, _ in contacts(user_id, limit) if peer != user_id]
+    db.session.commit()
+    return peers
+
+
+class Presence(Protocol):
+    """What ``users_payload`` asks of chat.presence."""
+
+    def online(self, user_ids: Iterable[str] | None = None) -> set[str]: ...
+    def some(self, limit: int) -> set[str]: ...
 
 
 def users_payload(
-    user_id: str, online: Iterable[str], page: int, limit: int
+    user_id: str, presence: Presence, page: int, limit: int
 ) -> list[dict[str, object]]:
-    """Called on connect; the ``users`` event body (PROTOCOL.md A2.4 and B3)."""
-    online = set(online)
-    unread = unread_counts(user_id)
+    """Called on connect and by the chat page; the ``users`` event body (PROTOCOL.md A2.4, B3).
+
+    At most ``limit`` users, chosen in this order: the user itself, its most recent
+    conversations, other online users, then other users by name; listed self first, then
+    by name. Bounded work whatever the number of users and stored messages.
+    """
+    recent = contacts(user_id, limit - 1)
+    unread = dict(recent)
+    chosen = [user_id] + [peer for peer, _ in recent if peer != user_id]
+    room = limit - len(chosen)
+    if room > 0:
+        # Ask for more than needed: the sample may hold this user and its contacts.
+        taken = set(chosen)
+        chosen += [u for u in presence.some(room + len(taken)) if u not in taken][:room]
+    rows = list(
+        db.session.execute(
+            select(User.id, User.username, User.name_key, User.last_seen).where(User.id.in_(chosen))
+        )
+    )
+    room = limit - len(rows)
+    if room > 0:
+        rows += db.session.execute(
+            select(User.id, User.username, User.name_key, User.last_seen)
+            .where(User.id.not_in(chosen))
+            .order_by(User.name_key)
+            .limit(room)
+        )
+    listed = {r.id for r in rows}
+    pages = newest_pages(user_id, [peer for peer in unread if peer in listed], page)
+    # End the read transaction before the caller emits: a connection (SQLite has one) is
+    # never held across network writes.
+    db.session.commit()
+    online = presence.online([r.id for r in rows])
+    rows.sort(key=lambda r: (r.id != user_id, r.name_key))
     out = []
-    for user in list_users(user_id, limit):
-        messages, has_more = history(user_id, user.id, page)
-        connected = user.id in online
+    for row in rows:
+        messages, has_more = pages.get(row.id, ((), False))
+        connected = row.id in online
         out.append(
             {
-                "userID": user.id,
-                "username": user.username,
+                "userID": row.id,
+                "username": row.username,
                 "connected": connected,
                 "messages": [to_wire(m) for m in messages],
                 "hasMore": has_more,
-                "unread": unread.get(user.id, 0) if user.id != user_id else 0,
-                "lastSeen": None if connected else iso(user.last_seen),
+                "unread": unread.get(row.id, 0) if row.id != user_id else 0,
+                "lastSeen": None if connected else iso(row.last_seen),
             }
         )
     return out
+
+
+def search_users(prefix: str, limit: int) -> list[tuple[str, str, datetime | None]]:
+    """Called by GET /api/users; (userID, username, last seen) of users whose name starts
+    with ``prefix`` (case-insensitive, as names are unique), by name, at most ``limit``."""
+    key = unicodedata.normalize("NFKC", prefix).strip().casefold()
+    if len(key) > 32:
+        return []
+    query = select(User.id, User.username, User.last_seen)
+    if key:
+        if db.engine.dialect.name == "postgresql":
+            # Uses ix_users_name_prefix (pattern ops) whatever the collation.
+            escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(User.name_key.like(escaped + "%", escape="\\"))
+        else:
+            # SQLite compares by code point here: a range scan of the unique index.
+            query = query.where(User.name_key >= key, User.name_key < key + "\U0010ffff")
+    rows = db.session.execute(query.order_by(User.name_key).limit(limit))
+    return [(uid, name, seen) for uid, name, seen in rows]
 
 
 def mark_read(user_id: str, peer_id: str, up_to: int) -> int | None:
@@ -274,20 +449,72 @@ def mark_read(user_id: str, peer_id: str, up_to: int) -> int | None:
     )
     if newest is None:
         return None
-    state = db.session.get(ReadState, (user_id, peer_id))
-    if state is None:
+    states = ReadState.__table__
+    # Move the mark first: that locks the row, so the count below cannot miss a message
+    # whose send is bumping this row at the same moment (it waits, then adds its one).
+    moved = db.session.execute(
+        update(states)
+        .where(states.c.user_id == user_id, states.c.peer_id == peer_id, states.c.up_to < newest)
+        .values(up_to=newest)
+    ).rowcount
+    if not moved:
+        if db.session.get(ReadState, (user_id, peer_id)) is not None:
+            db.session.rollback()
+            return None
         db.session.add(ReadState(user_id=user_id, peer_id=peer_id, up_to=newest))
-    elif state.up_to < newest:
-        state.up_to = newest
-    else:
-        db.session.rollback()
-        return None
+        db.session.flush()
+    # What is still unread: messages after the mark, so at most the unread ones.
+    unread = db.session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(Message.recipient_id == user_id, Message.sender_id == peer_id, Message.id > newest)
+    )
+    db.session.execute(
+        update(states)
+        .where(states.c.user_id == user_id, states.c.peer_id == peer_id)
+        .values(unread=unread)
+    )
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return None
     return newest
+
+
+def rebuild_conversations() -> None:
+    """Recomputes every conversation row from the messages (seeding, repairs); no commit."""
+    for statement in _REBUILD:
+        db.session.execute(text(statement))
+
+
+# The same statements as the migration that introduced the columns.
+_REBUILD = (
+    """
+    INSERT INTO read_state (user_id, peer_id, up_to, last_id, unread)
+    SELECT p.u, p.v, 0, 0, 0 FROM (
+        SELECT sender_id AS u, recipient_id AS v FROM messages
+        UNION
+        SELECT recipient_id AS u, sender_id AS v FROM messages
+    ) AS p
+    WHERE NOT EXISTS (
+        SELECT 1 FROM read_state AS r WHERE r.user_id = p.u AND r.peer_id = p.v
+    )
+    """,
+    """
+    UPDATE read_state SET
+        last_id = COALESCE((
+            SELECT MAX(m.id) FROM messages AS m
+            WHERE (m.user_lo = read_state.user_id AND m.user_hi = read_state.peer_id)
+               OR (m.user_lo = read_state.peer_id AND m.user_hi = read_state.user_id)
+        ), 0),
+        unread = CASE WHEN read_state.user_id = read_state.peer_id THEN 0 ELSE (
+            SELECT COUNT(*) FROM messages AS m
+            WHERE m.recipient_id = read_state.user_id AND m.sender_id = read_state.peer_id
+              AND m.id > read_state.up_to
+        ) END
+    """,
+)
 
 
 def read_receipts_enabled(user_id: str) -> bool:

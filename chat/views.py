@@ -29,7 +29,7 @@ def index():
     config = current_app.config
     presence = current_app.extensions["chat.presence"]
     users = store.users_payload(
-        me.user_id, presence.online(), config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
+        me.user_id, presence, config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
     )
     selected = request.args.get("with")
     peer = next((u for u in users if u["userID"] == selected), None)

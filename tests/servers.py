@@ -80,8 +80,8 @@ class Server:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
-                pass
+            except requests.RequestException:
+                pass  # not listening yet, or too busy to answer within the timeout
             time.sleep(0.1)  # polling a starting process: there is no event to wait on
         raise TimeoutError(f"server on {self.port} did not answer within {timeout}s")
 
