@@ -20,6 +20,8 @@ function log(...args) {
 }
 
 function emitResult(result) {
+  const cpu = process.cpuUsage();
+  result.loadCpuS = (cpu.user + cpu.system) / 1e6;
   process.stdout.write(JSON.stringify({ result }) + "\n");
 }
 

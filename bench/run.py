@@ -126,6 +126,16 @@ def start_server(srv: Server, timeout: float = 30) -> Server:
         raise
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by ``pids``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 def workers(servers: list[Server]) -> list[int]:
     """The gunicorn worker process of each server (the master only supervises)."""
     pids = []
@@ -235,9 +245,11 @@ class Run:
         """N clients connecting at once until each has its ``users``."""
         servers = self.start(db.fresh(), procs, f"{label}-online{n}")
         try:
+            cpu = cpu_seconds(workers(servers))
             out = self.load(
                 {"scenario": "online", "urls": [s.url for s in servers], "n": n, "prefix": "on"}
             )
+            out["serverCpuS"] = cpu_seconds(workers(servers)) - cpu
             out["peakRssKB"] = sum(memory_kb(p)["VmHWM"] for p in workers(servers))
         finally:
             self.stop(servers)
@@ -276,7 +288,9 @@ class Run:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
+            cpu = cpu_seconds(workers(servers))
             out = self.load(spec)
+            out["serverCpuS"] = cpu_seconds(workers(servers)) - cpu
             out["peakRssKB"] = sum(memory_kb(p)["VmHWM"] for p in workers(servers))
         finally:
             if profiler is not None:
@@ -477,6 +491,10 @@ def table(results: dict) -> str:
     row(f"{rel}: msg/s", lambda c: fmt(c["relay"]["msgPerS"]))
     for p in ("p50", "p95", "p99"):
         row(f"{rel}: latency {p} (ms)", lambda c, p=p: fmt_ms(c["relay"]["latencyMs"][p]))
+    row(
+        f"{rel}: CPU s, server / load generator",
+        lambda c: f"{c['relay']['serverCpuS']:.1f} / {c['relay']['loadCpuS']:.1f}",
+    )
     row(f"{rel}: server peak RSS (MB)", lambda c: fmt(c["relay"]["peakRssKB"] / 1024, 1))
     for n in plan["idle"]:
         row(f"idle {n:,}: connected", lambda c, n=n: f"{c[f'idle{n}']['connected']:,}/{n:,}")

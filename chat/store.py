@@ -7,20 +7,17 @@ import hashlib
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import NamedTuple, Protocol
 
 from sqlalchemy import (
-    Integer,
     and_,
-    bindparam,
     case,
     delete,
     func,
-    or_,
     select,
     text,
     union_all,
@@ -179,36 +176,43 @@ class Saved(NamedTuple):
     opened: bool
 
 
+# The hot path's two statements, as SQL text run by exec_driver_sql on the session's
+# connection: the session's commit still commits them (and the error handling and
+# disconnect detection of SQLAlchemy still apply), without building, caching and processing
+# a Core statement per call (measured: ~300 -> ~230 µs of CPU per stored message, SQLite).
+# A clientId already used by this sender inserts nothing and returns no row; an unknown
+# recipient fails the foreign key: no query before the insert is needed.
+_INSERT_MESSAGE = """
+INSERT INTO messages (sender_id, recipient_id, user_lo, user_hi, content, client_id, created_at)
+VALUES (:sender_id, :recipient_id, :user_lo, :user_hi, :content, :client_id, :created_at)
+ON CONFLICT (sender_id, client_id) DO NOTHING
+RETURNING id
+"""
+# Both sides of the conversation: the newest id, one more unread on the recipient's side.
+_TOUCH_SIDES = """
+UPDATE read_state
+SET last_id = CASE WHEN last_id < :id THEN :id ELSE last_id END,
+    unread = unread + CASE WHEN user_id = :b THEN :bump ELSE 0 END
+WHERE (user_id = :a AND peer_id = :b) OR (user_id = :b AND peer_id = :a)
+RETURNING user_id
+"""
+
+
 @functools.cache
 def _statements(dialect: str) -> SimpleNamespace:
-    """The hot path's statements, built once per dialect (their compiled form is cached)."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    messages, states = Message.__table__, ReadState.__table__
-    columns = ("sender_id", "recipient_id", "user_lo", "user_hi", "content", "client_id")
-    insert_message = (
-        insert(messages)
-        .values({name: bindparam(name) for name in (*columns, "created_at")})
-        # A clientId already used by this sender inserts nothing and returns no row; an
-        # unknown recipient fails the foreign key: no query before the insert is needed.
-        .on_conflict_do_nothing(index_elements=["sender_id", "client_id"])
-        .returning(messages.c.id)
-    )
-    newest = case((states.c.last_id < bindparam("id"), bindparam("id")), else_=states.c.last_id)
-    touch = (
-        update(states)
-        .where(
-            or_(
-                and_(states.c.user_id == bindparam("a"), states.c.peer_id == bindparam("b")),
-                and_(states.c.user_id == bindparam("b"), states.c.peer_id == bindparam("a")),
-            )
-        )
-        .values(
-            last_id=newest,
-            unread=states.c.unread
-            + case((states.c.user_id == bindparam("b"), bindparam("bump", type_=Integer)), else_=0),
-        )
-        .returning(states.c.user_id)
-    )
+    """The hot path's statements in the dialect's parameter style, built once."""
+    if dialect == "postgresql":
+        insert = pg_insert
+
+        def driver(sql: str) -> str:
+            return re.sub(r":(\w+)", r"%(\1)s", sql)
+    else:
+        insert = sqlite_insert
+
+        def driver(sql: str) -> str:
+            return sql
+
+    states = ReadState.__table__
     open_side = insert(states)
     open_sides = open_side.on_conflict_do_update(
         index_elements=["user_id", "peer_id"],
@@ -220,7 +224,11 @@ def _statements(dialect: str) -> SimpleNamespace:
             "unread": states.c.unread + open_side.excluded.unread,
         },
     )
-    return SimpleNamespace(insert_message=insert_message, touch=touch, open_sides=open_sides)
+    return SimpleNamespace(
+        insert_message=driver(_INSERT_MESSAGE),
+        touch=driver(_TOUCH_SIDES),
+        open_sides=open_sides,
+    )
 
 
 def save_message(sender_id: str, recipient_id: str, content: str, client_id: str | None) -> Saved:
@@ -229,8 +237,11 @@ def save_message(sender_id: str, recipient_id: str, content: str, client_id: str
 
     A ``client_id`` already used by the sender returns the stored message, not created.
     """
-    sql = _statements(db.engine.dialect.name)
+    conn = db.session.connection()
+    dialect = conn.dialect
+    sql = _statements(dialect.name)
     lo, hi = sorted((sender_id, recipient_id))
+    now = utcnow()
     values = {
         "sender_id": sender_id,
         "recipient_id": recipient_id,
@@ -238,10 +249,10 @@ def save_message(sender_id: str, recipient_id: str, content: str, client_id: str
         "user_hi": hi,
         "content": content,
         "client_id": client_id,
-        "created_at": utcnow(),
+        "created_at": _datetime_param(dialect)(now),
     }
     try:
-        new_id = db.session.execute(sql.insert_message, values).scalar()
+        new_id = conn.exec_driver_sql(sql.insert_message, values).scalar()
     except IntegrityError:
         db.session.rollback()
         if not user_exists(recipient_id):
@@ -253,13 +264,9 @@ def save_message(sender_id: str, recipient_id: str, content: str, client_id: str
         if existing is None:
             raise IntegrityError("INSERT", values, Exception("message vanished"))
         return Saved(existing, False, False)
-    # Both sides: newest id, and one more unread for the recipient (not for a note to self).
-    bump = 0 if sender_id == recipient_id else 1
-    touched = set(
-        db.session.scalars(
-            sql.touch, {"a": sender_id, "b": recipient_id, "id": new_id, "bump": bump}
-        )
-    )
+    bump = 0 if sender_id == recipient_id else 1  # a note to self is never unread
+    params = {"a": sender_id, "b": recipient_id, "id": new_id, "bump": bump}
+    touched = set(conn.exec_driver_sql(sql.touch, params).scalars())
     sides = {sender_id: (recipient_id, 0), recipient_id: (sender_id, bump)}
     missing = [
         {"user_id": user, "peer_id": peer, "up_to": 0, "last_id": new_id, "unread": unread}
@@ -269,8 +276,15 @@ def save_message(sender_id: str, recipient_id: str, content: str, client_id: str
     if missing:  # a first message: the rows of the new conversation (sorted: no deadlock)
         db.session.execute(sql.open_sides, missing)
     db.session.commit()
-    message = Message(id=new_id, **values)
-    return Saved(message, True, bump == 1 and recipient_id not in touched)
+    values["created_at"] = now
+    return Saved(Message(id=new_id, **values), True, bump == 1 and recipient_id not in touched)
+
+
+@functools.lru_cache(maxsize=4)  # one dialect per engine; tests make many
+def _datetime_param(dialect) -> Callable[[datetime], object]:
+    """How a DateTime goes to the driver as SQLAlchemy would send it (a string on SQLite)."""
+    process = Message.__table__.c.created_at.type.bind_processor(dialect)
+    return process or (lambda value: value)
 
 
 def _by_client_id(sender_id: str, client_id: str) -> Message | None:
