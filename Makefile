@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
-GUNICORN := $(BIN)/gunicorn -k geventwebsocket.gunicorn.workers.GeventWebSocketWorker -w 1 --worker-connections 10000 --graceful-timeout 20
+GUNICORN := $(BIN)/gunicorn -k chat.worker.Worker -w 1 --worker-connections 10000 --graceful-timeout 20
 
 .PHONY: run test lint format install install-dev browser bench cluster clean
 

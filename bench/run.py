@@ -198,12 +198,13 @@ class Run:
         self.logs = RESULTS / f"bench-{self.stamp}-logs"
         self.logs.mkdir()
         self.results: dict[str, Any] = {}
+        self.extra_env = dict(kv.split("=", 1) for kv in args.env)
 
     # --- processes ------------------------------------------------------------------
 
     def start(self, url: str, procs: int, label: str, extra: dict | None = None) -> list[Server]:
         """Starts ``procs`` servers on the database ``url`` (Redis when more than one)."""
-        env = {"DATABASE_URL": url, **UNLIMITED, **(extra or {})}
+        env = {"DATABASE_URL": url, **UNLIMITED, **self.extra_env, **(extra or {})}
         if procs > 1:
             env["REDIS_URL"] = REDIS_URL
             env["REDIS_PREFIX"] = f"{self.prefix}{label}:"
@@ -239,11 +240,42 @@ class Run:
                 return json.loads(line)["result"]
         return {"error": f"load generator exited {code}: {stderr.strip()[-500:]}"}
 
+    def profiler(self, servers: list[Server], name: str) -> subprocess.Popen | None:
+        """With --profile, py-spy samples the first worker into results/ (folded stacks)."""
+        if not self.args.profile:
+            return None
+        out_file = RESULTS / f"bench-{self.stamp}-{name}.folded"
+        return subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--pid",
+                str(workers(servers)[0]),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(out_file),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    @staticmethod
+    def stop_profiler(profiler: subprocess.Popen | None) -> None:
+        """SIGINT: py-spy writes its file and exits."""
+        if profiler is not None:
+            profiler.send_signal(2)
+            profiler.wait(30)
+
     # --- scenarios ------------------------------------------------------------------
 
     def online(self, db: Database, procs: int, label: str, n: int) -> dict:
         """N clients connecting at once until each has its ``users``."""
         servers = self.start(db.fresh(), procs, f"{label}-online{n}")
+        profiler = self.profiler(servers, f"{label}-online{n}")
         try:
             cpu = cpu_seconds(workers(servers))
             out = self.load(
@@ -252,13 +284,14 @@ class Run:
             out["serverCpuS"] = cpu_seconds(workers(servers)) - cpu
             out["peakRssKB"] = sum(memory_kb(p)["VmHWM"] for p in workers(servers))
         finally:
+            self.stop_profiler(profiler)
             self.stop(servers)
         return out
 
     def relay(self, db: Database, procs: int, label: str) -> dict:
         """50 pairs x 200 acknowledged messages, one in flight per sender."""
         servers = self.start(db.fresh(), procs, f"{label}-relay")
-        profiler = None
+        profiler = self.profiler(servers, f"{label}-relay")
         try:
             spec = {
                 "scenario": "relay",
@@ -268,34 +301,12 @@ class Run:
                 "window": self.args.window,
                 "prefix": "rl",
             }
-            if self.args.profile and procs == 1:
-                pid = workers(servers)[0]
-                out_file = RESULTS / f"bench-{self.stamp}-{label}-relay.folded"
-                profiler = subprocess.Popen(
-                    [
-                        str(Path(sys.executable).parent / "py-spy"),
-                        "record",
-                        "--pid",
-                        str(pid),
-                        "--rate",
-                        "250",
-                        "--format",
-                        "raw",
-                        "--output",
-                        str(out_file),
-                        "--nonblocking",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
             cpu = cpu_seconds(workers(servers))
             out = self.load(spec)
             out["serverCpuS"] = cpu_seconds(workers(servers)) - cpu
             out["peakRssKB"] = sum(memory_kb(p)["VmHWM"] for p in workers(servers))
         finally:
-            if profiler is not None:
-                profiler.send_signal(2)  # SIGINT: py-spy writes its file and exits
-                profiler.wait(30)
+            self.stop_profiler(profiler)
             self.stop(servers)
         return out
 
@@ -615,9 +626,12 @@ def main() -> int:
         "--only", default="online,relay,idle,connect", help="scenarios to run (default: all)"
     )
     parser.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="server environment"
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy the one-process relay (folded stacks in results/)",
+        help="py-spy the first worker in online and relay (folded stacks in results/)",
     )
     args = parser.parse_args()
     if args.quick and "--db" not in sys.argv:

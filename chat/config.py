@@ -9,7 +9,9 @@ from pathlib import Path
 DEFAULTS: dict[str, object] = {
     "MAX_MESSAGE_LENGTH": 4000,
     "HISTORY_PAGE": 50,
-    "USERS_LIST_LIMIT": 200,
+    # Users in the `users` event: self, recent conversations, online, then by name. Its
+    # size is most of a connection's cost; search (GET /api/users) finds anyone else.
+    "USERS_LIST_LIMIT": 100,
     "SESSION_IDLE_DAYS": 30,
     "SEND_RATE": 20.0,  # messages per second, sustained
     "SEND_BURST": 40,

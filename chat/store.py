@@ -341,7 +341,7 @@ def newest_pages(user_id: str, peer_ids: list[str], page: int) -> dict[str, tupl
             for peer in peer_ids[i : i + _UNION_CHUNK]
         ]
         query = union_all(*(select(part) for part in parts))
-        for row in db.session.execute(query):
+        for row in db.session.execute(query).all():
             found.setdefault((row.user_lo, row.user_hi), []).append(row)
     out = {}
     for peer in peer_ids:
@@ -394,39 +394,34 @@ def users_payload(
         # Ask for more than needed: the sample may hold this user and its contacts.
         taken = set(chosen)
         chosen += [u for u in presence.some(room + len(taken)) if u not in taken][:room]
-    rows = list(
-        db.session.execute(
-            select(User.id, User.username, User.name_key, User.last_seen).where(User.id.in_(chosen))
-        )
-    )
+    columns = (User.id, User.username, User.name_key, User.last_seen)
+    rows = db.session.execute(select(*columns).where(User.id.in_(chosen))).all()
     room = limit - len(rows)
     if room > 0:
         rows += db.session.execute(
-            select(User.id, User.username, User.name_key, User.last_seen)
-            .where(User.id.not_in(chosen))
-            .order_by(User.name_key)
-            .limit(room)
-        )
-    listed = {r.id for r in rows}
+            select(*columns).where(User.id.not_in(chosen)).order_by(User.name_key).limit(room)
+        ).all()
+    listed = {uid for uid, _, _, _ in rows}
     pages = newest_pages(user_id, [peer for peer in unread if peer in listed], page)
     # End the read transaction before the caller emits: a connection (SQLite has one) is
     # never held across network writes.
     db.session.commit()
-    online = presence.online([r.id for r in rows])
-    rows.sort(key=lambda r: (r.id != user_id, r.name_key))
+    online = presence.online(listed)
+    rows.sort(key=lambda row: (row[0] != user_id, row[2]))
+    no_page = ((), False)
     out = []
-    for row in rows:
-        messages, has_more = pages.get(row.id, ((), False))
-        connected = row.id in online
+    for uid, username, _key, last_seen in rows:
+        messages, has_more = pages.get(uid, no_page)
+        connected = uid in online
         out.append(
             {
-                "userID": row.id,
-                "username": row.username,
+                "userID": uid,
+                "username": username,
                 "connected": connected,
                 "messages": [to_wire(m) for m in messages],
                 "hasMore": has_more,
-                "unread": unread.get(row.id, 0) if row.id != user_id else 0,
-                "lastSeen": None if connected else iso(row.last_seen),
+                "unread": unread.get(uid, 0) if uid != user_id else 0,
+                "lastSeen": None if connected else iso(last_seen),
             }
         )
     return out

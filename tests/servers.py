@@ -18,7 +18,7 @@ import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-WORKER = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
+WORKER = "chat.worker.Worker"
 
 
 def free_port() -> int:
