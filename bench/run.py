@@ -191,6 +191,10 @@ class Run:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.plan = QUICK if args.quick else Plan()
+        if args.online:
+            self.plan.online = tuple(int(n) for n in args.online.split(","))
+        if args.idle:
+            self.plan.idle = tuple(int(n) for n in args.idle.split(","))
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
         self.prefix = f"bench-{os.getpid()}-{uuid.uuid4().hex[:6]}:"
         self.workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
@@ -625,6 +629,8 @@ def main() -> int:
     parser.add_argument(
         "--only", default="online,relay,idle,connect", help="scenarios to run (default: all)"
     )
+    parser.add_argument("--online", help="clients brought online, comma-separated (100,1000)")
+    parser.add_argument("--idle", help="idle connections, comma-separated (1000,5000)")
     parser.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="server environment"
     )
