@@ -140,6 +140,7 @@ async function online() {
 async function relay() {
   const { urls, pairs, messages } = spec;
   const windowSize = spec.window || 1;
+  const rate = spec.rate || 0; // total msg/s offered (open loop); 0: closed loop, `window` in flight
   const sentAt = new Map(); // clientId -> performance.now() at emit
   const latencies = [];
   const delivered = new Set();
@@ -204,11 +205,25 @@ async function relay() {
             } else {
               acked++;
             }
-            if (sent < messages) sendOne();
+            if (rate) {
+              if (done === messages) resolve();
+            } else if (sent < messages) sendOne();
             else if (done === messages) resolve();
           });
       }
-      for (let k = 0; k < Math.min(windowSize, messages); k++) sendOne();
+      if (rate) {
+        // Open loop: this sender's share of `rate` msg/s, on a fixed schedule, whatever
+        // the acks do; senders start staggered across one interval.
+        const interval = (1000 * pairs) / rate;
+        const start = performance.now() + (interval * i) / pairs;
+        const tick = () => {
+          while (sent < messages && performance.now() >= start + sent * interval) sendOne();
+          if (sent < messages) setTimeout(tick, Math.max(0, start + sent * interval - performance.now()));
+        };
+        setTimeout(tick, Math.max(0, start - performance.now()));
+      } else {
+        for (let k = 0; k < Math.min(windowSize, messages); k++) sendOne();
+      }
     });
   }
 
@@ -225,7 +240,8 @@ async function relay() {
     scenario: "relay",
     pairs,
     messages,
-    window: windowSize,
+    window: rate ? null : windowSize,
+    offeredPerS: rate || null,
     sent: pairs * messages,
     acked,
     ackErrors,

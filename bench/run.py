@@ -56,6 +56,7 @@ class Plan:
     idle: tuple[int, ...] = (1_000, 5_000)
     seeds: tuple[str, ...] = tuple(SEEDS)
     connect_repeat: int = 30
+    paced_rate: int = 1_000  # msg/s offered in the open-loop relay: latency below saturation
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,6 +67,7 @@ QUICK = Plan(
     idle=(500,),
     seeds=("empty", "others-100k"),
     connect_repeat=10,
+    paced_rate=200,
 )
 
 
@@ -292,10 +294,12 @@ class Run:
             self.stop(servers)
         return out
 
-    def relay(self, db: Database, procs: int, label: str) -> dict:
-        """50 pairs x 200 acknowledged messages, one in flight per sender."""
-        servers = self.start(db.fresh(), procs, f"{label}-relay")
-        profiler = self.profiler(servers, f"{label}-relay")
+    def relay(self, db: Database, procs: int, label: str, rate: int = 0) -> dict:
+        """50 pairs x 200 acknowledged messages: one in flight per sender, or ``rate`` msg/s
+        offered on a fixed schedule (open loop)."""
+        name = f"{label}-relay" + (f"{rate}" if rate else "")
+        servers = self.start(db.fresh(), procs, name)
+        profiler = None if rate else self.profiler(servers, name)
         try:
             spec = {
                 "scenario": "relay",
@@ -303,6 +307,7 @@ class Run:
                 "pairs": self.plan.pairs,
                 "messages": self.plan.messages,
                 "window": self.args.window,
+                "rate": rate,
                 "prefix": "rl",
             }
             cpu = cpu_seconds(workers(servers))
@@ -432,6 +437,13 @@ class Run:
                 )
             if "relay" in only:
                 res["relay"] = r = self.relay(db, procs, label)
+                res["relayPaced"] = p = self.relay(db, procs, label, self.plan.paced_rate)
+                print(
+                    f"    relay at {self.plan.paced_rate}/s: p50 "
+                    f"{fmt_ms((p.get('latencyMs') or {}).get('p50'))} p99 "
+                    f"{fmt_ms((p.get('latencyMs') or {}).get('p99'))} ms lost {p.get('lost')}",
+                    flush=True,
+                )
                 print(
                     f"    relay: {fmt(r.get('msgPerS'))} msg/s p99 "
                     f"{fmt_ms((r.get('latencyMs') or {}).get('p99'))} ms lost {r.get('lost')}",
@@ -510,6 +522,13 @@ def table(results: dict) -> str:
         f"{rel}: CPU s, server / load generator",
         lambda c: f"{c['relay']['serverCpuS']:.1f} / {c['relay']['loadCpuS']:.1f}",
     )
+    paced = f"relay at {plan['paced_rate']:,} msg/s offered"
+    row(
+        f"{paced}: delivered / lost",
+        lambda c: f"{c['relayPaced']['delivered']:,} / {c['relayPaced']['lost']:,}",
+    )
+    for p in ("p50", "p95", "p99"):
+        row(f"{paced}: latency {p} (ms)", lambda c, p=p: fmt_ms(c["relayPaced"]["latencyMs"][p]))
     row(f"{rel}: server peak RSS (MB)", lambda c: fmt(c["relay"]["peakRssKB"] / 1024, 1))
     for n in plan["idle"]:
         row(f"idle {n:,}: connected", lambda c, n=n: f"{c[f'idle{n}']['connected']:,}/{n:,}")
