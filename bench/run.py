@@ -56,7 +56,7 @@ class Plan:
     idle: tuple[int, ...] = (1_000, 5_000)
     seeds: tuple[str, ...] = tuple(SEEDS)
     connect_repeat: int = 30
-    paced_rate: int = 1_000  # msg/s offered in the open-loop relay: latency below saturation
+    paced_rate: int = 500  # msg/s offered in the open-loop relay: latency below saturation
     extra: dict[str, Any] = field(default_factory=dict)
 
 

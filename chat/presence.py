@@ -121,7 +121,12 @@ class RedisPresence:
     ):
         import redis
 
-        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        # A blocking pool: under a burst of connects (a greenlet each) callers wait for one
+        # of its connections; redis-py's default pool raises past 100 instead.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=50, timeout=5, socket_timeout=5, socket_connect_timeout=5
+        )
+        self.redis = redis.Redis(connection_pool=pool)
         self.prefix = prefix
         self.proc = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.heartbeat = heartbeat
