@@ -178,7 +178,10 @@ def on_connect(auth: object = None) -> None:
         presence.start(socketio.start_background_task, socketio.sleep, _announce_offline)
         request.environ[IDENTITY] = me
         presence.connect(me.user_id, request.sid, me.session_id)
-        emit("session", {"sessionID": token, "userID": me.user_id})
+        # The connecting socket is on this process: its own events skip the message queue
+        # (with Redis, each would otherwise be published to every process, the whole
+        # users list included, and dropped by all but this one).
+        emit("session", {"sessionID": token, "userID": me.user_id}, ignore_queue=True)
         join_room(me.user_id)
         users = store.users_payload(
             me.user_id, presence, config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
@@ -188,7 +191,7 @@ def on_connect(auth: object = None) -> None:
         db.session.rollback()
         log.exception("handshake refused: storage unavailable")
         raise ConnectionRefusedError("unavailable") from None
-    emit("users", users)
+    emit("users", users, ignore_queue=True)
     socketio.emit(
         "user connected",
         {"userID": me.user_id, "username": me.username, "connected": True, "messages": []},
