@@ -286,32 +286,40 @@ async function idle() {
   });
 }
 
-// One client connecting `repeat` times in a row with a seeded sessionID: connect-to-`users`.
+// One seeded user per target connecting `repeat` times: connect-to-`users` time. The targets
+// take turns, one connection at a time, so that every seed is measured under the same
+// conditions (a shared machine's load drifts over a run).
 async function connectTime() {
-  const times = [];
-  let usersCount = null;
-  let messagesCount = null;
+  const targets = spec.targets;
+  const times = targets.map(() => []);
+  const shape = targets.map(() => ({ usersCount: null, messagesCount: null }));
   for (let i = 0; i < spec.warmup + spec.repeat; i++) {
-    const started = performance.now();
-    const c = await new Promise((resolve, reject) => {
-      const socket = io(spec.urls[0], {
-        transports: ["websocket"],
-        auth: { sessionID: spec.sessionID },
-        reconnection: false,
-        forceNew: true,
+    for (let t = 0; t < targets.length; t++) {
+      const started = performance.now();
+      const c = await new Promise((resolve, reject) => {
+        const socket = io(targets[t].url, {
+          transports: ["websocket"],
+          auth: { sessionID: targets[t].sessionID },
+          reconnection: false,
+          forceNew: true,
+        });
+        socket.once("users", (users) => resolve({ socket, users, ms: performance.now() - started }));
+        socket.on("connect_error", (err) => reject(err));
       });
-      socket.once("users", (users) => resolve({ socket, users, ms: performance.now() - started }));
-      socket.on("connect_error", (err) => reject(err));
-    });
-    if (i >= spec.warmup) times.push(c.ms);
-    usersCount = c.users.length;
-    messagesCount = c.users.reduce((n, u) => n + u.messages.length, 0);
-    await new Promise((resolve) => {
-      c.socket.once("disconnect", resolve);
-      c.socket.close();
-    });
+      if (i >= spec.warmup) times[t].push(c.ms);
+      shape[t].usersCount = c.users.length;
+      shape[t].messagesCount = c.users.reduce((n, u) => n + u.messages.length, 0);
+      await new Promise((resolve) => {
+        c.socket.once("disconnect", resolve);
+        c.socket.close();
+      });
+    }
   }
-  emitResult({ scenario: "connect", repeat: spec.repeat, usersCount, messagesCount, ms: summary(times) });
+  emitResult({
+    scenario: "connect",
+    repeat: spec.repeat,
+    targets: targets.map((target, t) => ({ key: target.key, ...shape[t], ms: summary(times[t]) })),
+  });
 }
 
 const scenarios = { online, relay, idle, connect: connectTime };

@@ -118,6 +118,11 @@ def seed(database_uri: str, spec: Seed) -> str:
         if rebuild is not None:
             rebuild()
         db.session.commit()
+        # Statistics, as a database that has been running would have them (PostgreSQL's
+        # autovacuum gets there within minutes; SQLite's only on ANALYZE or PRAGMA optimize).
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
         db.session.remove()
         db.engine.dispose()
     app.extensions["chat.presence"].close()
