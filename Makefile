@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
-GUNICORN := $(BIN)/gunicorn -c deploy/gunicorn.conf.py -k geventwebsocket.gunicorn.workers.GeventWebSocketWorker -w 1 --worker-connections 10000 --graceful-timeout 20
+GUNICORN := $(BIN)/gunicorn -c deploy/gunicorn.conf.py
 # make cluster: N processes on CLUSTER_PORT+1..CLUSTER_PORT+N behind nginx on CLUSTER_PORT.
 N ?= 2
 CLUSTER_PORT ?= 8000
@@ -67,6 +67,13 @@ lint: install-dev
 
 format: install-dev
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+## bench: the benchmark of docs/performance.md; `make bench BENCH_ARGS=--quick` for a smoke run
+bench/node_modules/.package-lock.json: bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund
+
+bench: install-dev bench/node_modules/.package-lock.json
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts bench/results

@@ -10,6 +10,7 @@ from flask import Flask
 def create_app(test_config: dict | None = None) -> Flask:
     """Builds the app: config, extensions, Socket.IO handlers, pages and security headers."""
     from chat import (
+        api,
         cli,
         config,
         health,
@@ -37,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["chat.limiter"] = ratelimit.create(app.config)
 
     # Handlers must be registered before init_app, or apps after the first get none.
-    from chat import events  # noqa: F401
+    from chat import events
 
     socketio.init_app(
         app,
@@ -45,11 +46,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         max_http_buffer_size=config.max_buffer_size(app.config),
         # One socket's events run one at a time, in order, in that socket's reader: a flooding
-        # client is held back by its own connection instead of spawning greenlets without end.
+        # client is held back by its own connection instead of spawning greenlets without end,
+        # and one client's messages are stored in send order.
         async_handlers=False,
     )
+    # The other events go straight to python-socketio's (new) server: see chat/events.py.
+    events.init_app(app)
     lifecycle.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
     security.init_app(app, max_event_bytes=config.max_buffer_size(app.config))
     cli.init_app(app)
     logs.init_app(app)

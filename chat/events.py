@@ -2,11 +2,17 @@
 
 Each handler validates its payload with the schema declared above it, calls the store,
 emits, and returns the acknowledgement of PROTOCOL.md B2/B6.
+
+``connect`` and ``disconnect`` go through Flask-SocketIO (they need the HTTP request: its
+cookie, its address). Every other event is registered directly on python-socketio's server
+by ``init_app``: Flask-SocketIO would build a Flask request context (request object, URL
+matching, a session copy) for each event, which measured as the largest single cost of a
+relayed message (docs/performance.md). These handlers get a plain app context instead, and
+find the connection's identity in its WSGI environ, where ``connect`` put it.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 from collections.abc import Callable
@@ -37,6 +43,10 @@ UserID = Annotated[StrictStr, Field(min_length=1, max_length=32)]
 MessageID = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 OVER_LIMIT_PAUSE_MS = 50
 ERROR_CODES = {"invalid_payload", "unknown_recipient", "too_long", "empty", "rate_limited"}
+# Key of the connection's store.Identity in its WSGI environ (one environ per connection).
+IDENTITY = "chat.identity"
+# event -> python-socketio handler, registered on each new server by init_app.
+_HANDLERS: dict[str, Callable[..., Any]] = {}
 
 
 class Payload(BaseModel):
@@ -65,14 +75,25 @@ def _validation_error(exc: ValidationError) -> dict[str, Any]:
 
 
 def handler(event: str, schema: type[Payload], limit: str | None = None) -> Callable:
-    """Registers ``fn(me, payload)`` for ``event``; validation, limits and errors become acks."""
+    """Declares ``fn(me, payload, sid)`` for ``event``; validation, limits, errors become acks."""
 
     def decorator(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(data: object = None, *_extra: object) -> dict[str, Any] | None:
-            me: store.Identity | None = session.get("identity")
+        def on_event(sid: str, data: object = None, *_extra: object) -> dict[str, Any] | None:
+            environ = socketio.server.get_environ(sid)
+            me: store.Identity | None = environ.get(IDENTITY) if environ else None
             if me is None:
                 return _error("invalid_payload", "not authenticated")
+            metrics.current.set(me)
+            # An app context (config, extensions, a database session removed at its end),
+            # not Flask-SocketIO's request context: see the module docstring.
+            with environ["flask.app"].app_context():
+                try:
+                    return _run(me, data, sid)
+                except Exception as exc:  # a bug: the client still gets an ack, others go on
+                    db.session.rollback()
+                    return metrics.on_unexpected(exc, event)
+
+        def _run(me: store.Identity, data: object, sid: str) -> dict[str, Any] | None:
             config = current_app.config
             try:
                 payload = schema.model_validate(data, context=config)
@@ -91,8 +112,8 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
                     return _error("rate_limited", "too many requests", retryAfterMs=wait)
             try:
                 # A draining process waits for this before closing the socket.
-                with current_app.extensions["chat.lifecycle"].in_flight(request.sid):
-                    return fn(me, payload)
+                with current_app.extensions["chat.lifecycle"].in_flight(sid):
+                    return fn(me, payload, sid)
             except store.StoreError as exc:
                 return _error(exc.code, exc.detail)
             except SQLAlchemyError:
@@ -100,10 +121,26 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
                 log.exception("storage failed", extra=logs.fields("exception", me.user_id, "db"))
                 return _error("unavailable", "storage is unavailable; nothing was stored")
 
-        socketio.on(event)(metrics.acked(event, wrapper))  # counts acks, logs error acks
-        return wrapper
+        _HANDLERS[event] = metrics.acked(event, on_event)  # counts acks, logs error acks
+        return fn
 
     return decorator
+
+
+def init_app(app) -> None:
+    """Called by ``create_app`` after ``socketio.init_app``, which makes a new server each time."""
+    for event, on_event in _HANDLERS.items():
+        socketio.server.on(event, on_event)
+
+
+def _audience(user_id: str) -> list[str] | None:
+    """Who hears that ``user_id`` came or went: everyone (None) while all online users fit in
+    a ``users`` list; beyond that its own tabs and its recent conversations, so that bringing
+    N users online costs O(N), not N² events (docs/performance.md)."""
+    limit = current_app.config["USERS_LIST_LIMIT"]
+    if _presence().count() <= limit:
+        return None
+    return [user_id, *store.contact_ids(user_id, limit)]
 
 
 # --- handshake -------------------------------------------------------------------------
@@ -153,17 +190,17 @@ def on_connect(auth: object = None) -> None:
         me, token = _authenticate(Auth.parse(auth))
         presence = _presence()
         start_presence(current_app._get_current_object())
+        request.environ[IDENTITY] = me
+        metrics.current.set(me)
         # Joined before history is read: a message stored from here on is relayed to this
         # socket, so none falls between the `users` snapshot and the live relay.
         join_room(me.user_id)
         users = store.users_payload(
-            me.user_id,
-            presence.online() | {me.user_id},
-            config["HISTORY_PAGE"],
-            config["USERS_LIST_LIMIT"],
+            me.user_id, presence, config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
         )
         # Last, so that a refusal above leaves no socket behind in presence.
         presence.connect(me.user_id, request.sid, me.session_id)
+        audience = _audience(me.user_id)
     except (SQLAlchemyError, RedisError):
         # Database or (with REDIS_URL) presence down: a clear refusal rather than a hang.
         db.session.rollback()
@@ -173,13 +210,16 @@ def on_connect(auth: object = None) -> None:
             _forget(me)
         raise ConnectionRefusedError("unavailable") from None
     session["identity"] = me
-    emit("session", {"sessionID": token, "userID": me.user_id})
-    emit("users", users)
-    emit(
+    # The connecting socket is on this process: its own events skip the message queue
+    # (with Redis, each would otherwise be published to every process, the whole
+    # users list included, and dropped by all but this one).
+    emit("session", {"sessionID": token, "userID": me.user_id}, ignore_queue=True)
+    emit("users", users, ignore_queue=True)
+    socketio.emit(
         "user connected",
         {"userID": me.user_id, "username": me.username, "connected": True, "messages": []},
-        broadcast=True,
-        include_self=False,
+        to=audience,
+        skip_sid=request.sid,
     )
 
 
@@ -197,7 +237,7 @@ def _forget(me: store.Identity) -> None:
 @socketio.on("disconnect")
 def on_disconnect(reason: object = None) -> None:
     """A socket closing: announce the user offline only if it was their last socket anywhere."""
-    me: store.Identity | None = session.get("identity")
+    me: store.Identity | None = request.environ.get(IDENTITY)
     if me is None:
         return
     metrics.disconnected(me.user_id, reason)
@@ -221,12 +261,14 @@ def _announce_online(user_id: str) -> None:
 
 
 def _announce_offline(user_id: str, skip_sid: str | None = None) -> None:
+    audience = None
     try:
         store.touch_last_seen(user_id)
+        audience = _audience(user_id)
     except SQLAlchemyError:
         db.session.rollback()
         log.exception("last seen not stored", extra=logs.fields("exception", user_id, "db"))
-    socketio.emit("user disconnected", user_id, skip_sid=skip_sid)
+    socketio.emit("user disconnected", user_id, to=audience, skip_sid=skip_sid)
 
 
 # --- messages --------------------------------------------------------------------------
@@ -251,14 +293,22 @@ class PrivateMessage(Payload):
 
 
 @handler("private message", PrivateMessage, limit="send")
-def on_private_message(me: store.Identity, msg: PrivateMessage) -> dict[str, Any]:
+def on_private_message(me: store.Identity, msg: PrivateMessage, sid: str) -> dict[str, Any]:
     """A sender's message: stored first, then relayed to both users' rooms but this socket."""
-    stored, created = store.save_message(me.user_id, msg.to, msg.content, msg.clientId)
-    wire = store.to_wire(stored)
+    saved = store.save_message(me.user_id, msg.to, msg.content, msg.clientId)
+    wire = store.to_wire(saved.message)
+    if saved.opened:
+        # A client lists only the users it needs (docs/performance.md): introduce the sender
+        # before its first message, as an original client drops messages from strangers.
+        socketio.emit("user connected", _introduction(me), to=msg.to)
     # Re-relayed on a retry too: the first relay may be what was lost; clients merge by id.
-    emit("private message", wire, to=[stored.recipient_id, me.user_id], skip_sid=request.sid)
-    metrics.relayed(created)
+    socketio.emit("private message", wire, to=[msg.to, me.user_id], skip_sid=sid)
+    metrics.relayed(saved.created)
     return {"ok": True, "message": wire}
+
+
+def _introduction(me: store.Identity) -> dict[str, Any]:
+    return {"userID": me.user_id, "username": me.username, "connected": True, "messages": []}
 
 
 class FetchMessages(Payload):
@@ -268,7 +318,7 @@ class FetchMessages(Payload):
 
 
 @handler("fetch messages", FetchMessages, limit="fetch")
-def on_fetch_messages(me: store.Identity, req: FetchMessages) -> dict[str, Any]:
+def on_fetch_messages(me: store.Identity, req: FetchMessages, _sid: str) -> dict[str, Any]:
     """A client paging back through one conversation, by message id."""
     if not store.user_exists(req.with_):
         raise store.UnknownRecipient("no user has this userID")
@@ -283,7 +333,7 @@ class Read(Payload):
 
 
 @handler("read", Read)
-def on_read(me: store.Identity, req: Read) -> dict[str, Any]:
+def on_read(me: store.Identity, req: Read, _sid: str) -> dict[str, Any]:
     """A reader's mark: stored, then sent to the reader's tabs and (receipts on) the peer's."""
     up_to = store.mark_read(me.user_id, req.with_, req.upTo)
     if up_to is not None:
@@ -299,8 +349,8 @@ class Typing(Payload):
 
 
 @handler("typing", Typing, limit="typing")
-def on_typing(me: store.Identity, req: Typing) -> dict[str, Any]:
+def on_typing(me: store.Identity, req: Typing, _sid: str) -> dict[str, Any]:
     """A typist's signal, relayed to the peer's tabs and never stored."""
     if req.to != me.user_id:
-        emit("typing", {"from": me.user_id}, to=req.to)
+        socketio.emit("typing", {"from": me.user_id}, to=req.to)
     return {"ok": True}

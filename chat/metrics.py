@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from time import perf_counter
 from typing import Any
 
-from flask import Flask, Request, request, session
+from flask import Flask, Request, request
 from flask_socketio import ConnectionRefusedError
 from prometheus_client import (
     CollectorRegistry,
@@ -130,9 +130,12 @@ def _code(text: object) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:40] or "unknown"
 
 
+# The identity of the connection whose event or handshake is being handled; set by events.
+current: ContextVar[Any] = ContextVar("chat_identity", default=None)
+
+
 def _user_id() -> str | None:
-    me = session.get("identity")
-    return getattr(me, "user_id", None)
+    return getattr(current.get(), "user_id", None)
 
 
 # --- handler hooks ---------------------------------------------------------------------
@@ -205,7 +208,7 @@ def redis_error(where: str) -> None:
     REDIS_ERRORS.labels(where).inc()
 
 
-def on_unexpected(exc: Exception) -> dict[str, Any] | bool:
+def on_unexpected(exc: Exception, event_name: str | None = None) -> dict[str, Any] | bool:
     """Flask-SocketIO's default error handler: logs and counts an exception no handler caught.
 
     A failing ``connect`` is refused (returning False); any other event gets an
@@ -213,7 +216,7 @@ def on_unexpected(exc: Exception) -> dict[str, Any] | bool:
     """
     import redis
 
-    name = str((getattr(request, "event", None) or {}).get("message", "unknown"))
+    name = event_name or str((getattr(request, "event", None) or {}).get("message", "unknown"))
     EXCEPTIONS.labels(name).inc()
     if isinstance(exc, redis.RedisError):
         redis_error("event")

@@ -24,6 +24,16 @@ class User(db.Model):
     """
 
     __tablename__ = "users"
+    # Name-prefix search (GET /api/users) on PostgreSQL: LIKE 'abc%' can use a btree only
+    # with pattern ops whatever the database's collation. SQLite searches by range on the
+    # unique index instead; there this is a plain second index on name_key.
+    __table_args__ = (
+        Index(
+            "ix_users_name_prefix",
+            "name_key",
+            postgresql_ops={"name_key": "varchar_pattern_ops"},
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
@@ -69,12 +79,21 @@ class Message(db.Model):
 
 
 class ReadState(db.Model):
-    """How far ``user_id`` has read the conversation with ``peer_id``; only moves forward."""
+    """``user_id``'s side of its conversation with ``peer_id``.
+
+    ``up_to``: read up to this message id (only moves forward). ``last_id``: the newest
+    message of the conversation. ``unread``: messages from the peer after ``up_to``. Kept
+    by every send and read, so that a connection lists its recent conversations with their
+    unread counts from this table alone, whatever the number of stored messages.
+    """
 
     __tablename__ = "read_state"
+    __table_args__ = (Index("ix_read_state_recent", "user_id", "last_id"),)
 
     user_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     peer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     up_to: Mapped[int] = mapped_column(default=0)
+    last_id: Mapped[int] = mapped_column(default=0, server_default="0")
+    unread: Mapped[int] = mapped_column(default=0, server_default="0")

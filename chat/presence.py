@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import threading
@@ -49,8 +50,20 @@ class MemoryPresence:
     def online(self, user_ids: Iterable[str] | None = None) -> set[str]:
         """The online users, optionally only among ``user_ids``."""
         with self._lock:
-            everyone = {u for u, s in self._sockets.items() if s}
-        return everyone if user_ids is None else everyone & set(user_ids)
+            if user_ids is not None:
+                # Cost of the question, not of everyone online: a connect asks about ~200.
+                return {u for u in user_ids if self._sockets.get(u)}
+            return {u for u, s in self._sockets.items() if s}
+
+    def count(self) -> int:
+        """How many users are online."""
+        with self._lock:
+            return len(self._sockets)
+
+    def some(self, limit: int) -> set[str]:
+        """At most ``limit`` online users, whichever are cheapest to find."""
+        with self._lock:
+            return set(itertools.islice(self._sockets, limit))
 
     def sids(self, user_id: str, session_id: int | None = None) -> set[str]:
         """The open sockets of one user, or of one of its sessions."""
@@ -172,7 +185,12 @@ class RedisPresence:
 
         if ttl <= heartbeat:
             raise ValueError("PRESENCE_TTL_S must be longer than PRESENCE_HEARTBEAT_S")
-        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        # A blocking pool: under a burst of connects (a greenlet each) callers wait for one
+        # of its connections; redis-py's default pool raises past 100 instead.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=50, timeout=5, socket_timeout=5, socket_connect_timeout=5
+        )
+        self.redis = redis.Redis(connection_pool=pool)
         self.prefix = prefix
         self.proc = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.heartbeat = heartbeat
@@ -238,9 +256,30 @@ class RedisPresence:
             flags = self.redis.smismember(key, ids)
         except redis.RedisError:
             # Degraded, not down: the users this process can see for itself.
-            local = {uid for uid, _ in self._local.values()}
+            local = self._local_users()
             return local if user_ids is None else local & set(user_ids)
         return {uid for uid, flag in zip(ids, flags, strict=True) if flag}
+
+    def _local_users(self) -> set[str]:
+        return {uid for uid, _ in self._local.values()}
+
+    def count(self) -> int:
+        """How many users are online across every process (this one's, Redis being down)."""
+        import redis
+
+        try:
+            return int(self.redis.scard(f"{self.prefix}online"))
+        except redis.RedisError:
+            return len(self._local_users())
+
+    def some(self, limit: int) -> set[str]:
+        """At most ``limit`` online users (a random sample when more are online)."""
+        import redis
+
+        try:
+            return {m.decode() for m in self.redis.srandmember(f"{self.prefix}online", limit)}
+        except redis.RedisError:
+            return set(list(self._local_users())[:limit])
 
     def sids(self, user_id: str, session_id: int | None = None) -> set[str]:
         """The open sockets of one user, or of one of its sessions, on every process."""

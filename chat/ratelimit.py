@@ -58,7 +58,12 @@ class RedisLimiter:
     def __init__(self, url: str, prefix: str = "chat:rl:") -> None:
         import redis
 
-        self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # A blocking pool: under a burst of connects (a greenlet each) callers wait for one
+        # of its connections; redis-py's default pool raises past 100 instead.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=50, timeout=2, socket_timeout=2, socket_connect_timeout=2
+        )
+        self.redis = redis.Redis(connection_pool=pool)
         self.prefix = prefix
         self._take = self.redis.register_script(_TAKE)
         self._fallback = MemoryLimiter()

@@ -46,7 +46,7 @@ def index():
     presence = current_app.extensions["chat.presence"]
     online = presence.online()
     users = store.users_payload(
-        me.user_id, online, config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
+        me.user_id, presence, config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
     )
     selected = request.args.get("with")
     peer = next((u for u in users if u["userID"] == selected), None)
@@ -56,7 +56,11 @@ def index():
         if peer is not None:
             users.append(peer)
     query = request.args.get("q", "").strip()[:64]
-    found = store.search_users(query) if query else []
+    found = (
+        [{"id": uid, "username": name} for uid, name, _seen in store.search_users(query, 20)]
+        if query
+        else []
+    )
     user = store.get_user(me.user_id)
     settings_form = SettingsForm(
         read_receipts=bool(user and user.read_receipts), peer=peer["userID"] if peer else ""
@@ -136,40 +140,6 @@ def settings():
     else:
         flash("Settings saved.", "info")
     return redirect(url_for("pages.index", **{"with": peer}))
-
-
-def _public(user, online: set[str]) -> dict[str, object]:
-    connected = user.id in online
-    return {
-        "userID": user.id,
-        "username": user.username,
-        "connected": connected,
-        "lastSeen": None if connected else store.iso(user.last_seen),
-    }
-
-
-@bp.get("/api/users")
-def api_users():
-    """Users whose name starts with ``q`` (case-insensitive, at most 20), for the search box."""
-    me = current_identity()
-    if me is None:
-        return {"error": "not authenticated"}, 401
-    found = store.search_users(request.args.get("q", "")[:64], limit=20)
-    online = current_app.extensions["chat.presence"].online([u.id for u in found])
-    return {"users": [_public(u, online) for u in found]}
-
-
-@bp.get("/api/users/<user_id>")
-def api_user(user_id: str):
-    """One user by userID: the page learns the name of someone who messaged it first."""
-    me = current_identity()
-    if me is None:
-        return {"error": "not authenticated"}, 401
-    user = store.get_user(user_id[:32])
-    if user is None:
-        return {"error": "unknown user"}, 404
-    online = current_app.extensions["chat.presence"].online([user.id])
-    return {"user": _public(user, online)}
 
 
 @bp.get("/healthz")

@@ -5,7 +5,9 @@ per process, scaled out with processes behind nginx. The hooks give SIGTERM a gr
 see chat/lifecycle.py and docs/scaling.md.
 """
 
-worker_class = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
+# gevent-websocket's worker, trimmed for idle connections (chat/worker.py); plain
+# "geventwebsocket.gunicorn.workers.GeventWebSocketWorker" works too, with more memory.
+worker_class = "chat.worker.Worker"
 workers = 1
 worker_connections = 10000
 # Longer than the drain (DRAIN_TIMEOUT_S, twice at worst), so gunicorn never cuts it short.

@@ -18,7 +18,7 @@ import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-WORKER = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
+WORKER = "chat.worker.Worker"
 
 
 def free_port() -> int:
@@ -88,8 +88,8 @@ class Server:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
-            except (requests.ConnectionError, requests.Timeout):
-                pass  # not listening yet, or still importing the app under load
+            except requests.RequestException:
+                pass  # not listening yet, or too busy to answer within the timeout
             time.sleep(0.1)  # polling a starting process: there is no event to wait on
         self.kill()  # the caller gets no Server to stop: don't leave the process behind
         raise TimeoutError(f"server on {self.port} did not answer within {timeout}s")

@@ -1,0 +1,696 @@
+"""The benchmark: real gunicorn servers driven by a separate Node load generator over WebSocket.
+
+    .venv/bin/python bench/run.py [--quick] [--db sqlite,postgresql] [--procs 1,2] [--profile]
+
+For each configuration (database x processes; two processes share Redis under a prefix of
+their own and each client talks to a fixed process) it measures, on fresh servers and
+databases: clients brought online, relay throughput and latency, memory of idle
+connections; and, per database, connect time on seeded databases. Prints a table, writes
+``bench/results/bench-<time>.json`` and ``.png``. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.seed import SEEDS, seed  # noqa: E402
+from tests.helpers import PG_URL, drop_pg_databases, pg_database  # noqa: E402
+from tests.servers import Server, migrate  # noqa: E402
+
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Limits meant for people, not for a load generator on one IP sending as fast as it can.
+UNLIMITED = {
+    "CONNECT_RATE": "1000000",
+    "CONNECT_BURST": "1000000",
+    "SEND_RATE": "1000000",
+    "SEND_BURST": "1000000",
+}
+
+
+@dataclass
+class Plan:
+    """Sizes of one run; ``--quick`` shrinks them for a smoke run."""
+
+    online: tuple[int, ...] = (100, 1_000)
+    pairs: int = 50
+    messages: int = 200
+    idle: tuple[int, ...] = (1_000, 5_000)
+    seeds: tuple[str, ...] = tuple(SEEDS)
+    connect_repeat: int = 60
+    paced_rate: int = 500  # msg/s offered in the open-loop relay: latency below saturation
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+QUICK = Plan(
+    online=(100,),
+    pairs=10,
+    messages=50,
+    idle=(500,),
+    seeds=("empty", "others-100k"),
+    connect_repeat=10,
+    paced_rate=200,
+)
+
+
+def raise_fd_limit() -> int:
+    """Thousands of sockets on each side: lift the soft limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def pg_available() -> bool:
+    """True when the PostgreSQL of the test suite answers."""
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def redis_available() -> bool:
+    """True when Redis answers."""
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping())
+    except redis.RedisError:
+        return False
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of a process, in KiB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def start_server(srv: Server, timeout: float = 30) -> Server:
+    """Starts ``srv``; a busy machine may answer the first health checks slowly."""
+    import requests
+
+    try:
+        return srv.start(timeout=timeout)
+    except requests.Timeout:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(srv.url + "/healthz", timeout=5).status_code == 200:
+                    return srv
+            except requests.RequestException:
+                time.sleep(0.2)  # a starting process: there is no event to wait on
+        srv.stop()
+        raise
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by ``pids``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def workers(servers: list[Server]) -> list[int]:
+    """The gunicorn worker process of each server (the master only supervises)."""
+    pids = []
+    for srv in servers:
+        assert srv.proc is not None
+        pids += [p for p in srv.pids() if p != srv.proc.pid]
+    return pids
+
+
+class Database:
+    """Fresh migrated databases of one kind, each made from a migrated template."""
+
+    def __init__(self, kind: str, workdir: Path):
+        self.kind = kind
+        self.workdir = workdir
+        self.count = 0
+        if kind == "sqlite":
+            self.template = workdir / "template.db"
+            migrate({"DATABASE_URL": f"sqlite:///{self.template}"})
+            # The migrating process may leave its work in the WAL file: fold it in, so
+            # that copying the main file copies the schema.
+            with sqlite3.connect(self.template) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            self.template_url = pg_database("chat_bench_template")
+            migrate({"DATABASE_URL": self.template_url})
+
+    def fresh(self) -> str:
+        """The URL of a new empty migrated database."""
+        self.count += 1
+        if self.kind == "sqlite":
+            path = self.workdir / f"db{self.count}.db"
+            shutil.copy(self.template, path)
+            return f"sqlite:///{path}"
+        import psycopg
+
+        template = self.template_url.rsplit("/", 1)[1]
+        name = f"chat_bench_{self.count}_{os.getpid()}"
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+    @staticmethod
+    def sqlalchemy_uri(url: str) -> str:
+        """The URI create_app takes for ``url``."""
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+class Run:
+    """One benchmark run: its servers, load generator, results and clean-up."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.plan = QUICK if args.quick else Plan()
+        if args.online:
+            self.plan.online = tuple(int(n) for n in args.online.split(","))
+        if args.idle:
+            self.plan.idle = tuple(int(n) for n in args.idle.split(","))
+        self.stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.prefix = f"bench-{os.getpid()}-{uuid.uuid4().hex[:6]}:"
+        self.workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        self.logs = RESULTS / f"bench-{self.stamp}-logs"
+        self.logs.mkdir()
+        self.results: dict[str, Any] = {}
+        self.extra_env = dict(kv.split("=", 1) for kv in args.env)
+
+    # --- processes ------------------------------------------------------------------
+
+    def start(self, url: str, procs: int, label: str, extra: dict | None = None) -> list[Server]:
+        """Starts ``procs`` servers on the database ``url`` (Redis when more than one)."""
+        env = {"DATABASE_URL": url, **UNLIMITED, **self.extra_env, **(extra or {})}
+        if procs > 1:
+            env["REDIS_URL"] = REDIS_URL
+            env["REDIS_PREFIX"] = f"{self.prefix}{label}:"
+        else:
+            env["REDIS_URL"] = ""
+        servers = []
+        for i in range(procs):
+            srv = Server(env, log_path=self.logs / f"{label}-{i}.log")
+            servers.append(start_server(srv))
+        return servers
+
+    def stop(self, servers: list[Server]) -> None:
+        """Stops every server of a scenario."""
+        for srv in servers:
+            srv.stop()
+
+    def load(self, spec: dict, deadline_s: float = 180) -> dict:
+        """Runs one scenario of the Node load generator and returns its result."""
+        spec = {**spec, "deadlineMs": int(deadline_s * 1000)}
+        proc = subprocess.run(
+            ["node", str(BENCH / "load.js"), json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            timeout=deadline_s + 30,
+            cwd=BENCH,
+        )
+        return self._result(proc.stdout, proc.stderr, proc.returncode)
+
+    @staticmethod
+    def _result(stdout: str, stderr: str, code: int) -> dict:
+        for line in stdout.splitlines():
+            if line.startswith('{"result"'):
+                return json.loads(line)["result"]
+        return {"error": f"load generator exited {code}: {stderr.strip()[-500:]}"}
+
+    def profiler(self, servers: list[Server], name: str) -> subprocess.Popen | None:
+        """With --profile, py-spy samples the first worker into results/ (folded stacks)."""
+        if not self.args.profile:
+            return None
+        out_file = RESULTS / f"bench-{self.stamp}-{name}.folded"
+        return subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--pid",
+                str(workers(servers)[0]),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(out_file),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    @staticmethod
+    def stop_profiler(profiler: subprocess.Popen | None) -> None:
+        """SIGINT: py-spy writes its file and exits."""
+        if profiler is not None:
+            profiler.send_signal(2)
+            profiler.wait(30)
+
+    # --- scenarios ------------------------------------------------------------------
+
+    def online(self, db: Database, procs: int, label: str, n: int) -> dict:
+        """N clients connecting at once until each has its ``users``."""
+        servers = self.start(db.fresh(), procs, f"{label}-online{n}")
+        profiler = self.profiler(servers, f"{label}-online{n}")
+        try:
+            cpu = cpu_seconds(workers(servers))
+            out = self.load(
+                {"scenario": "online", "urls": [s.url for s in servers], "n": n, "prefix": "on"}
+            )
+            out["serverCpuS"] = cpu_seconds(workers(servers)) - cpu
+            out["peakRssKB"] = sum(memory_kb(p)["VmHWM"] for p in workers(servers))
+        finally:
+            self.stop_profiler(profiler)
+            self.stop(servers)
+        return out
+
+    def relay(self, db: Database, procs: int, label: str, rate: int = 0) -> dict:
+        """50 pairs x 200 acknowledged messages: one in flight per sender, or ``rate`` msg/s
+        offered on a fixed schedule (open loop)."""
+        name = f"{label}-relay" + (f"{rate}" if rate else "")
+        servers = self.start(db.fresh(), procs, name)
+        profiler = None if rate else self.profiler(servers, name)
+        try:
+            spec = {
+                "scenario": "relay",
+                "urls": [s.url for s in servers],
+                "pairs": self.plan.pairs,
+                "messages": self.plan.messages,
+                "window": self.args.window,
+                "rate": rate,
+                "prefix": "rl",
+            }
+            cpu = cpu_seconds(workers(servers))
+            out = self.load(spec)
+            out["serverCpuS"] = cpu_seconds(workers(servers)) - cpu
+            out["peakRssKB"] = sum(memory_kb(p)["VmHWM"] for p in workers(servers))
+        finally:
+            self.stop_profiler(profiler)
+            self.stop(servers)
+        return out
+
+    def idle(self, db: Database, procs: int, label: str, n: int) -> dict:
+        """N idle clients: memory of the worker processes before and with them."""
+        servers = self.start(db.fresh(), procs, f"{label}-idle{n}")
+        urls = [s.url for s in servers]
+        try:
+            # Warm up imports and caches so that the baseline is a serving process.
+            self.load({"scenario": "online", "urls": urls, "n": 20, "prefix": "warm"})
+            time.sleep(1)  # let the warm-up sockets' disconnects finish before measuring
+            pids = workers(servers)
+            before = sum(memory_kb(p)["VmRSS"] for p in pids)
+            spec = {
+                "scenario": "idle",
+                "urls": urls,
+                "n": n,
+                "prefix": "idle",
+                "deadlineMs": 300_000,
+            }
+            proc = subprocess.Popen(
+                ["node", str(BENCH / "load.js"), json.dumps(spec)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=BENCH,
+            )
+            assert proc.stdout is not None and proc.stdin is not None
+            ready_line = proc.stdout.readline()
+            ready = json.loads(ready_line)["ready"] if ready_line.startswith('{"ready"') else {}
+            time.sleep(2)  # connections are idle now: let the server settle before measuring
+            with_idle = sum(memory_kb(p)["VmRSS"] for p in pids)
+            peak = sum(memory_kb(p)["VmHWM"] for p in pids)
+            stdout, stderr = proc.communicate("done\n", timeout=120)
+            out = self._result(stdout, stderr, proc.returncode)
+            connected = ready.get("connected", 0)
+            out.update(
+                rssBeforeKB=before,
+                rssIdleKB=with_idle,
+                peakRssKB=peak,
+                perConnectionKB=(with_idle - before) / connected if connected else None,
+                connectElapsedMs=ready.get("elapsedMs"),
+            )
+        finally:
+            self.stop(servers)
+        return out
+
+    def connect_times(self, db: Database, label: str) -> dict:
+        """Connect-to-``users`` time of one seeded user per seed, the seeds taking turns."""
+        out: dict[str, dict] = {}
+        targets, servers = [], []
+        try:
+            for key in self.plan.seeds:
+                spec = SEEDS[key]
+                url = db.fresh()
+                t0 = time.monotonic()
+                token = seed(Database.sqlalchemy_uri(url), spec)
+                out[key] = {
+                    "seed": spec.name,
+                    "stored": spec.stored,
+                    "users": spec.users,
+                    "seedS": time.monotonic() - t0,
+                }
+                [srv] = self.start(url, 1, f"{label}-seed-{key}")
+                servers.append(srv)
+                targets.append({"key": key, "url": srv.url, "sessionID": token})
+            res = self.load(
+                {
+                    "scenario": "connect",
+                    "targets": targets,
+                    "repeat": self.plan.connect_repeat,
+                    "warmup": 5,
+                }
+            )
+        finally:
+            self.stop(servers)
+        for target in res.get("targets", []):
+            out[target["key"]].update(target)
+        for key, figures in out.items():
+            p50 = (figures.get("ms") or {}).get("p50")
+            print(f"    connect {key:12s} {fmt_ms(p50)} ms", flush=True)
+        if "error" in res:
+            print(f"    connect: {res['error']}", flush=True)
+        return out
+
+    # --- driver ---------------------------------------------------------------------
+
+    def configs(self) -> list[tuple[str, int]]:
+        """(database, processes) pairs that this machine can run."""
+        kinds = [k for k in self.args.db.split(",") if k]
+        if "postgresql" in kinds and not pg_available():
+            print("PostgreSQL is not reachable: skipping it", flush=True)
+            kinds.remove("postgresql")
+        procs = [int(p) for p in self.args.procs.split(",") if p]
+        if 2 in procs and not redis_available():
+            print("Redis is not reachable: skipping two processes", flush=True)
+            procs.remove(2)
+        return [(k, p) for k in kinds for p in procs]
+
+    def execute(self) -> dict:
+        """Runs every scenario of every configuration and returns the results."""
+        fd_limit = raise_fd_limit()
+        self.results = {
+            "command": " ".join(["bench/run.py", *sys.argv[1:]]),
+            "started": self.stamp,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "loadavgBefore": os.getloadavg(),
+                "python": platform.python_version(),
+                "node": subprocess.run(
+                    ["node", "--version"], capture_output=True, text=True
+                ).stdout.strip(),
+                "fdLimit": fd_limit,
+            },
+            "plan": self.plan.__dict__,
+            "configs": {},
+        }
+        dbs: dict[str, Database] = {}
+        for kind, procs in self.configs():
+            label = f"{kind}-{procs}p"
+            print(f"== {label}", flush=True)
+            db = dbs.get(kind) or dbs.setdefault(kind, Database(kind, self.workdir))
+            res: dict[str, Any] = {"db": kind, "procs": procs}
+            only = self.args.only.split(",")
+            for n in self.plan.online if "online" in only else ():
+                res[f"online{n}"] = self.online(db, procs, label, n)
+                print(
+                    f"    online {n}: {fmt_ms(res[f'online{n}'].get('elapsedMs'))} ms", flush=True
+                )
+            if "relay" in only:
+                res["relay"] = r = self.relay(db, procs, label)
+                res["relayPaced"] = p = self.relay(db, procs, label, self.plan.paced_rate)
+                print(
+                    f"    relay at {self.plan.paced_rate}/s: p50 "
+                    f"{fmt_ms((p.get('latencyMs') or {}).get('p50'))} p99 "
+                    f"{fmt_ms((p.get('latencyMs') or {}).get('p99'))} ms lost {p.get('lost')}",
+                    flush=True,
+                )
+                print(
+                    f"    relay: {fmt(r.get('msgPerS'))} msg/s p99 "
+                    f"{fmt_ms((r.get('latencyMs') or {}).get('p99'))} ms lost {r.get('lost')}",
+                    flush=True,
+                )
+            for n in self.plan.idle if "idle" in only else ():
+                res[f"idle{n}"] = self.idle(db, procs, label, n)
+                print(
+                    f"    idle {n}: {fmt(res[f'idle{n}'].get('perConnectionKB'))} KB/conn",
+                    flush=True,
+                )
+            if procs == 1 and "connect" in only:
+                res["connect"] = self.connect_times(db, label)
+            self.results["configs"][label] = res
+        self.results["machine"]["loadavgAfter"] = os.getloadavg()
+        return self.results
+
+    def cleanup(self) -> None:
+        """Drops this run's databases and Redis keys, removes its temporary files."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        try:
+            drop_pg_databases()
+        except Exception as exc:  # PostgreSQL absent: nothing to drop
+            print(f"(no PostgreSQL clean-up: {exc})")
+        if redis_available():
+            import redis
+
+            r = redis.Redis.from_url(REDIS_URL)
+            keys = list(r.scan_iter(match=f"{self.prefix}*", count=1000))
+            if keys:
+                r.delete(*keys)
+
+
+def fmt(value: float | None, digits: int = 0) -> str:
+    """A number for the table, or a dash."""
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def fmt_ms(value: float | None) -> str:
+    """Milliseconds with one decimal."""
+    return fmt(value, 1)
+
+
+def table(results: dict) -> str:
+    """The figures as a Markdown table: one column per configuration."""
+    configs = results["configs"]
+    names = list(configs)
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(title: str, get) -> None:
+        cells = []
+        for name in names:
+            try:
+                cells.append(get(configs[name]))
+            except (KeyError, TypeError):
+                cells.append("-")
+        rows.append((title, cells))
+
+    plan = results["plan"]
+    for n in plan["online"]:
+        row(f"online {n:,}: connected", lambda c, n=n: f"{c[f'online{n}']['connected']:,}/{n:,}")
+        row(f"online {n:,}: time (ms)", lambda c, n=n: fmt_ms(c[f"online{n}"]["elapsedMs"]))
+        row(
+            f"online {n:,}: presence events received",
+            lambda c, n=n: fmt(c[f"online{n}"]["presenceEventsReceived"]),
+        )
+    rel = f"relay {plan['pairs']}x{plan['messages']}"
+    row(f"{rel}: delivered / sent", lambda c: f"{c['relay']['delivered']:,}/{c['relay']['sent']:,}")
+    row(f"{rel}: lost", lambda c: fmt(c["relay"]["lost"]))
+    row(f"{rel}: msg/s", lambda c: fmt(c["relay"]["msgPerS"]))
+    for p in ("p50", "p95", "p99"):
+        row(f"{rel}: latency {p} (ms)", lambda c, p=p: fmt_ms(c["relay"]["latencyMs"][p]))
+    row(
+        f"{rel}: CPU s, server / load generator",
+        lambda c: f"{c['relay']['serverCpuS']:.1f} / {c['relay']['loadCpuS']:.1f}",
+    )
+    paced = f"relay at {plan['paced_rate']:,} msg/s offered"
+    row(
+        f"{paced}: delivered / lost",
+        lambda c: f"{c['relayPaced']['delivered']:,} / {c['relayPaced']['lost']:,}",
+    )
+    for p in ("p50", "p95", "p99"):
+        row(f"{paced}: latency {p} (ms)", lambda c, p=p: fmt_ms(c["relayPaced"]["latencyMs"][p]))
+    row(f"{rel}: server peak RSS (MB)", lambda c: fmt(c["relay"]["peakRssKB"] / 1024, 1))
+    for n in plan["idle"]:
+        row(f"idle {n:,}: connected", lambda c, n=n: f"{c[f'idle{n}']['connected']:,}/{n:,}")
+        row(
+            f"idle {n:,}: KB per connection",
+            lambda c, n=n: fmt(c[f"idle{n}"]["perConnectionKB"], 1),
+        )
+        row(
+            f"idle {n:,}: server peak RSS (MB)",
+            lambda c, n=n: fmt(c[f"idle{n}"]["peakRssKB"] / 1024, 1),
+        )
+    for key in plan["seeds"]:
+        row(
+            f"connect p50 (ms), {SEEDS[key].name}",
+            lambda c, k=key: fmt_ms(c["connect"][k]["ms"]["p50"]),
+        )
+
+    width = max(len(t) for t, _ in rows)
+    widths = [max(len(n), *(len(cells[i]) for _, cells in rows)) for i, n in enumerate(names)]
+    lines = [
+        "| "
+        + "metric".ljust(width)
+        + " | "
+        + " | ".join(n.rjust(w) for n, w in zip(names, widths, strict=True))
+        + " |",
+        "|" + "-" * (width + 2) + "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|",
+    ]
+    for title, cells in rows:
+        lines.append(
+            "| "
+            + title.ljust(width)
+            + " | "
+            + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def plot(results: dict, path: Path) -> None:
+    """Four panels: throughput, latency, memory per idle connection, connect time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    configs = results["configs"]
+    names = list(configs)
+    plan = results["plan"]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+
+    def val(get):
+        out = []
+        for n in names:
+            try:
+                out.append(float(get(configs[n])))
+            except (KeyError, TypeError):
+                out.append(0.0)
+        return out
+
+    ax = axes[0][0]
+    ax.bar(names, val(lambda c: c["relay"]["msgPerS"]), color="tab:blue")
+    ax.axhline(5000, color="tab:red", linestyle="--", label="target 5,000")
+    ax.set_title(f"relay {plan['pairs']} pairs x {plan['messages']}: delivered msg/s")
+    ax.legend()
+
+    ax = axes[0][1]
+    width = 0.25
+    xs = range(len(names))
+    for i, p in enumerate(("p50", "p95", "p99")):
+        ax.bar(
+            [x + (i - 1) * width for x in xs],
+            val(lambda c, p=p: c["relay"]["latencyMs"][p]),
+            width,
+            label=p,
+        )
+    ax.axhline(20, color="tab:red", linestyle="--", label="p99 target 20 ms")
+    ax.set_xticks(list(xs), names)
+    ax.set_title("end-to-end latency (ms)")
+    ax.legend()
+
+    ax = axes[1][0]
+    for i, n in enumerate(plan["idle"]):
+        ax.bar(
+            [x + (i - 0.5) * 0.4 for x in xs],
+            val(lambda c, n=n: c[f"idle{n}"]["perConnectionKB"]),
+            0.4,
+            label=f"{n:,} idle",
+        )
+    ax.axhline(50, color="tab:red", linestyle="--", label="target 50 KB")
+    ax.set_xticks(list(xs), names)
+    ax.set_title("server memory per idle connection (KB)")
+    ax.legend()
+
+    ax = axes[1][1]
+    with_connect = [n for n in names if "connect" in configs[n]]
+    seeds = plan["seeds"]
+    for i, name in enumerate(with_connect):
+        ys = [configs[name]["connect"].get(k, {}).get("ms", {}).get("p50") or 0 for k in seeds]
+        ax.bar([x + (i - 0.5) * 0.4 for x in range(len(seeds))], ys, 0.4, label=name)
+    ax.set_xticks(range(len(seeds)), [SEEDS[k].name for k in seeds], rotation=15, fontsize=7)
+    ax.set_title("connect-to-users p50 (ms)")
+    ax.legend()
+
+    fig.suptitle(f"chat benchmark {results['started']} ({results['machine']['cpus']} cores)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> int:
+    """Parses the options, runs, prints the table and writes JSON and PNG."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, SQLite only")
+    parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--procs", default="1,2")
+    parser.add_argument("--window", type=int, default=1, help="unacked messages per sender")
+    parser.add_argument(
+        "--only", default="online,relay,idle,connect", help="scenarios to run (default: all)"
+    )
+    parser.add_argument("--online", help="clients brought online, comma-separated (100,1000)")
+    parser.add_argument("--idle", help="idle connections, comma-separated (1000,5000)")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="server environment"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the first worker in online and relay (folded stacks in results/)",
+    )
+    args = parser.parse_args()
+    if args.quick and "--db" not in sys.argv:
+        args.db = "sqlite"
+    if not (BENCH / "node_modules" / "socket.io-client").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BENCH, check=True)
+    run = Run(args)
+    try:
+        results = run.execute()
+    finally:
+        run.cleanup()
+    out = RESULTS / f"bench-{run.stamp}.json"
+    out.write_text(json.dumps(results, indent=2))
+    plot(results, out.with_suffix(".png"))
+    print()
+    print(table(results))
+    print(
+        f"\nload average before/after: {results['machine']['loadavgBefore']} / "
+        f"{results['machine']['loadavgAfter']}"
+    )
+    print(f"wrote {out} and {out.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""JSON over HTTP for the page: finding people to talk to beyond the bounded ``users`` list."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from chat import store
+from chat.views import current_identity
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+SEARCH_LIMIT = 20
+
+
+@bp.after_request
+def _no_store(response):
+    # Answers depend on who asks and change by the second: never cached, never shared.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/users")
+def search_users():
+    """Users whose name starts with ``q`` (case-insensitive), by name, at most 20.
+
+    For the logged-in cookie session only: ``{"users": [{userID, username, connected,
+    lastSeen}]}``; 401 without a session, 429 (with Retry-After) past the fetch rate limit.
+    """
+    me = current_identity()
+    if me is None:
+        return jsonify(error="not authenticated"), 401
+    config = current_app.config
+    wait = current_app.extensions["chat.limiter"].take(
+        f"search:{me.user_id}", config["FETCH_RATE"], config["FETCH_BURST"]
+    )
+    if wait:
+        response = jsonify(error="rate_limited", retryAfterMs=wait)
+        response.headers["Retry-After"] = str(-(-wait // 1000))
+        return response, 429
+    found = store.search_users(request.args.get("q", ""), SEARCH_LIMIT)
+    online = current_app.extensions["chat.presence"].online([uid for uid, _, _ in found])
+    users = [
+        {
+            "userID": uid,
+            "username": name,
+            "connected": uid in online,
+            "lastSeen": None if uid in online else store.iso(last_seen),
+        }
+        for uid, name, last_seen in found
+    ]
+    return jsonify(users=users)
+
+
+@bp.get("/users/<user_id>")
+def user(user_id: str):
+    """One user by userID: the page learns the name of someone who messaged it first."""
+    me = current_identity()
+    if me is None:
+        return jsonify(error="not authenticated"), 401
+    found = store.get_user(user_id[:32])
+    if found is None or found.deleted_at is not None:
+        return jsonify(error="unknown user"), 404
+    online = current_app.extensions["chat.presence"].online([found.id])
+    connected = found.id in online
+    return jsonify(
+        user={
+            "userID": found.id,
+            "username": found.username,
+            "connected": connected,
+            "lastSeen": None if connected else store.iso(found.last_seen),
+        }
+    )
