@@ -99,12 +99,13 @@ def engine_options(config: dict) -> dict[str, object]:
     # the pool is sized for the greenlets working at once and never grows past it: an
     # overflow connection is closed on return and reopened by the next event, a new server
     # process each time (measured: 447 -> 1,136 relayed msg/s once gone). Waiting for a
-    # connection is queueing: the timeout lets a burst of connects drain.
+    # connection is queueing: the timeout lets a burst of reconnects (5,000 after a restart)
+    # drain instead of refusing some (measured: 52 of 5,000 refused at 10 s).
     return {
         "pool_pre_ping": True,
         "pool_size": 10,
         "max_overflow": 0,
-        "pool_timeout": 10,
+        "pool_timeout": 30,
         "connect_args": {"connect_timeout": 5},
     }
 
