@@ -30,13 +30,15 @@ def free_port() -> int:
 
 def migrate(env: dict[str, str]) -> None:
     """Applies the migrations to the database named by ``env``."""
-    subprocess.run(
+    done = subprocess.run(
         [str(BIN / "flask"), "--app", "app", "db", "upgrade"],
         cwd=ROOT,
         env={**os.environ, **env},
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if done.returncode:
+        raise RuntimeError(f"db upgrade failed ({done.returncode}):\n{done.stderr[-2000:]}")
 
 
 class Server:
