@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from tests.helpers import pg_database
-from tests.servers import Remote, Server, migrate
+from tests.servers import BIN, Remote, Server, migrate
 
 pytestmark = pytest.mark.server
 
@@ -68,3 +68,38 @@ def test_pages_are_served_with_security_headers(server):
     assert "unsafe-inline" not in page.headers["Content-Security-Policy"]
     js = requests.get(server.url + "/static/vendor/socket.io/socket.io.min.js", timeout=5)
     assert js.status_code == 200 and "io" in js.text
+
+
+class PlainWorkerServer(Server):
+    """The command line of the design card, without deploy/gunicorn.conf.py."""
+
+    def command(self) -> list[str]:
+        return [
+            str(BIN / "gunicorn"),
+            "-k",
+            "geventwebsocket.gunicorn.workers.GeventWebSocketWorker",
+            "-w",
+            "1",
+            "--no-control-socket",
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "app:create_app()",
+        ]
+
+
+def test_the_plain_gevent_websocket_worker_upgrades_too(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}", "REDIS_URL": ""}
+    migrate(env)
+    srv = PlainWorkerServer(env).start()
+    try:
+        bob = Remote(srv.url, transports=["polling", "websocket"], username="plain_bob")
+        alice = Remote(srv.url, transports=["websocket"], username="plain_alice")
+        assert bob.sio.transport() == "websocket"
+        ack = alice.send(bob.user_id, "through the stock worker")
+        assert ack["ok"] is True
+        got = bob.wait_for("private message", lambda m: m["id"] == ack["message"]["id"])
+        assert got["content"] == "through the stock worker"
+        alice.close()
+        bob.close()
+    finally:
+        srv.stop()
