@@ -157,7 +157,7 @@ def test_redis_failing_under_a_handshake_is_logged_and_counted(tmp_path, servers
         tmp_path, LOG_FORMAT="json", REDIS_URL=private_redis.url, REDIS_PREFIX=unique_prefix()
     )
     srv = servers(env)
-    private_redis.stop()
+    private_redis.kill()
     sio = socketio.Client(reconnection=False)
     # Presence keeps this process's sockets in memory while Redis is away: still accepted.
     sio.connect(srv.url, auth={"username": "dave"}, transports=["websocket"], wait_timeout=5)

@@ -119,7 +119,7 @@ def test_readiness_follows_redis_stopping_and_coming_back(tmp_path, servers, pri
     code, body = _ready(srv.url)
     assert code == 200 and body["checks"]["redis"]["status"] == "ok"
 
-    private_redis.stop()
+    private_redis.kill()
     code, body = _ready(srv.url)
     assert code == 503 and body["status"] == "unavailable"
     assert body["checks"]["redis"]["status"] == "error"
@@ -143,12 +143,12 @@ def test_readiness_follows_the_database_stopping_and_coming_back(tmp_path, serve
     code, body = _ready(srv.url)
     assert code == 200 and body["checks"]["database"]["status"] == "ok"
 
-    pg_proxy.stop()
+    pg_proxy.cut()
     code, body = _ready(srv.url)
     assert code == 503
     assert body["checks"]["database"]["status"] == "error"
     assert body["checks"]["migrations"]["status"] == "unknown"
 
-    pg_proxy.start()
+    pg_proxy.restore()
     code, body = _ready(srv.url)
     assert code == 200 and body["checks"]["migrations"]["status"] == "ok"

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.faults import RedisProcess, TcpProxy
 from tests.helpers import pg_database
-from tests.reliability.faults import RedisProcess, TcpProxy
 from tests.reliability.peers import Peer
 from tests.servers import Server, migrate
 

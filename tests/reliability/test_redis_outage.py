@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from tests.faults import wait_until
 from tests.reliability.conftest import GENEROUS, redis_env
-from tests.reliability.faults import wait_until
 from tests.servers import migrate
 
 pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore::ResourceWarning")]
