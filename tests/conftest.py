@@ -14,6 +14,7 @@ from sqlalchemy import text
 from app import create_app
 from chat.extensions import db, socketio
 from tests.helpers import SocketClient, Tab, drop_pg_databases, pg_database
+from tests.servers import Server, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("read_state", "messages", "sessions", "users")
@@ -133,3 +134,20 @@ def connect_as(socket_client) -> Callable[..., Tab]:
         return Tab(client)
 
     return connect
+
+
+@pytest.fixture
+def servers(tmp_path) -> Iterator[Callable[..., Server]]:
+    """Starts real gunicorn servers (migrating their database first); stops them after."""
+    started: list[Server] = []
+
+    def start(env: dict[str, str], name: str = "server", do_migrate: bool = True) -> Server:
+        if do_migrate:
+            migrate(env)
+        srv = Server(env, log_path=tmp_path / f"{name}.log")
+        started.append(srv)
+        return srv.start()
+
+    yield start
+    for srv in started:
+        srv.stop()

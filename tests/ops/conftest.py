@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -13,7 +13,7 @@ import pytest
 
 from tests.faults import RedisProcess, TcpProxy
 from tests.helpers import PG_URL
-from tests.servers import BIN, ROOT, WORKER, Server, free_port, migrate
+from tests.servers import BIN, ROOT, WORKER, free_port
 
 
 def unique_prefix() -> str:
@@ -36,23 +36,6 @@ def pg_proxy() -> Iterator[TcpProxy]:
     proxy = TcpProxy(host, int(port))
     yield proxy
     proxy.close()
-
-
-@pytest.fixture
-def servers(tmp_path) -> Iterator[Callable[..., Server]]:
-    """Starts real gunicorn servers (migrating their database first); stops them after."""
-    started: list[Server] = []
-
-    def start(env: dict[str, str], name: str = "server", do_migrate: bool = True) -> Server:
-        if do_migrate:
-            migrate(env)
-        srv = Server(env, log_path=tmp_path / f"{name}.log")
-        started.append(srv)
-        return srv.start()
-
-    yield start
-    for srv in started:
-        srv.stop()
 
 
 def gone(pid: int, timeout: float = 10) -> None:

@@ -66,18 +66,9 @@ def tcp_proxy() -> Iterator[Callable[[str, int], TcpProxy]]:
 
 
 @pytest.fixture
-def start_server(tmp_path) -> Iterator[Callable[..., Server]]:
-    """Starts real servers (log in ``tmp_path``), all stopped at the end of the test."""
-    started: list[Server] = []
-
-    def start(env: dict[str, str], name: str = "server") -> Server:
-        server = Server(env, log_path=tmp_path / f"{name}.log")
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
-        server.stop()
+def start_server(servers) -> Callable[..., Server]:
+    """Starts real servers (log in ``tmp_path``) on databases the test migrated itself."""
+    return lambda env, name="server": servers(env, name, do_migrate=False)
 
 
 @pytest.fixture
