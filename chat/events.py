@@ -209,7 +209,6 @@ def on_connect(auth: object = None) -> None:
         if me is not None and me.new_user:
             _forget(me)
         raise ConnectionRefusedError("unavailable") from None
-    session["identity"] = me
     # The connecting socket is on this process: its own events skip the message queue
     # (with Redis, each would otherwise be published to every process, the whole
     # users list included, and dropped by all but this one).
