@@ -1,0 +1,45 @@
+// The chat page: live updates over Socket.IO on top of the server-rendered first paint.
+// Each module holds one concern; this one adopts the first paint, wires them, and connects.
+
+import { wireConnection } from "./connection.js";
+import { adoptMessages, renderPeerStatus } from "./conversation.js";
+import { wireHistory } from "./history.js";
+import { wireNavigation } from "./navigation.js";
+import { wireNotifications } from "./notifications.js";
+import { markRead, wireReading } from "./reading.js";
+import { renderAll } from "./render.js";
+import { wireSearch } from "./search.js";
+import { wireSending } from "./send.js";
+import { wireSettings } from "./settings.js";
+import { socket } from "./socket.js";
+import { current, store, upsertUser } from "./state.js";
+import { wireTyping } from "./typing.js";
+import { adoptUserRows, renderUsers } from "./users-list.js";
+
+// The server's state of the first paint (not scraped from the DOM); other conversations
+// arrive by socket.
+const initial = JSON.parse(document.getElementById("initial-state").textContent);
+for (const u of initial.users) upsertUser(u, u.userID === initial.selected);
+adoptUserRows();
+store.selected = initial.selected && store.users.has(initial.selected) ? initial.selected : null;
+if (store.selected) adoptMessages(store.selected);
+history.replaceState({ with: store.selected }, "", location.href);
+
+wireConnection();
+wireReading();
+wireTyping();
+wireSending();
+wireHistory();
+wireNavigation();
+wireSearch();
+wireNotifications();
+wireSettings();
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") { markRead(current()); renderUsers(); }
+});
+// Relative times ("last seen 5 minutes ago") age while the page stays open.
+setInterval(() => { renderUsers(); renderPeerStatus(); }, 30000);
+
+renderAll("switch");
+socket.connect();
