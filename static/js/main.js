@@ -1,5 +1,19 @@
 // The chat page: live updates over Socket.IO on top of the server-rendered first paint.
-// Each module holds one concern; this one adopts the first paint, wires them, and connects.
+// This module adopts the first paint, wires the others, and connects. The others:
+//   state.js      the store (users, conversations, selection, connection) and its merges
+//   outbox.js     unacknowledged messages in localStorage, shared by the user's tabs
+//   socket.js     the one Socket.IO client
+//   connection.js connect, reconnect, banner, and the server's news (users, messages)
+//   send.js       the outbox sent in order, one at a time; composer; Retry and Discard
+//   history.js    fetch messages: newest page, older pages, catch-up after a reconnect
+//   reading.js    marking read; `read` events (badges, "Read" ticks)
+//   typing.js     "… is typing", both ways
+//   navigation.js which conversation is open (list, back link, browser history)
+//   search.js     people search, and looking up an unlisted sender
+//   notifications.js, settings.js   opt-in notifications; the settings pop-over
+//   render.js, users-list.js, conversation.js   the views, redrawn from the store in place
+//   rows.js       fills the <template> markup of templates/rows.html (a user row, a message)
+//   format.js     times and presence in words; dom.js   elements and DOM helpers
 
 import { wireConnection } from "./connection.js";
 import { adoptMessages, renderPeerStatus } from "./conversation.js";
