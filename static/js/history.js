@@ -11,7 +11,7 @@ import { addMessage, config, current, oldestId } from "./state.js";
 let loadingOlder = false;
 
 /** One page of `peer`'s conversation before id `before` (newest when undefined), or null. */
-export function fetchPage(peer, before, limit) {
+function fetchPage(peer, before, limit) {
   return new Promise((resolve) => {
     if (!socket.connected) { resolve(null); return; }
     const req = { with: peer.userID };

@@ -7,8 +7,9 @@ import { renderAll } from "./render.js";
 import { current, store } from "./state.js";
 import { userLink } from "./users-list.js";
 
-/** Opens `userID`'s conversation (none for null), keeping each one's draft. */
-export function select(userID, push) {
+// Opens `userID`'s conversation (none for null), keeping each one's draft; `push`: false
+// when the browser's history already moved (popstate).
+function select(userID, push) {
   if (store.selected) store.drafts.set(store.selected, els.input.value);
   store.selected = userID && store.users.has(userID) ? userID : null;
   if (push !== false) {

@@ -36,7 +36,7 @@ function markFailed(clientId, detail, permanent) {
 }
 
 /** Sends the next queued message if connected and none awaits its ack; goes on after it. */
-export function flush() {
+function flush() {
   clearTimeout(flushTimer);
   if (flushing || !socket.connected) return;
   const m = nextToSend();
