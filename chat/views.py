@@ -14,11 +14,14 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import store
+from chat import relative_time, store
 from chat.extensions import db, socketio
 from chat.forms import LoginForm, LogoutForm, SettingsForm
 
 bp = Blueprint("pages", __name__)
+# templates/rows.html words times as static/js/format.js does.
+bp.add_app_template_filter(relative_time.ago, "ago")
+bp.add_app_template_filter(relative_time.utc, "utc")
 
 
 @bp.after_request
@@ -56,11 +59,16 @@ def index():
         if peer is not None:
             users.append(peer)
     query = request.args.get("q", "").strip()[:64]
-    found = (
-        [{"id": uid, "username": name} for uid, name, _seen in store.search_users(query, 20)]
-        if query
-        else []
-    )
+    # Shaped like GET /api/users' entries: the same row macro renders both.
+    found = [
+        {
+            "userID": uid,
+            "username": name,
+            "connected": uid in online,
+            "lastSeen": None if uid in online else store.iso(seen),
+        }
+        for uid, name, seen in (store.search_users(query, 20) if query else [])
+    ]
     user = store.get_user(me.user_id)
     settings_form = SettingsForm(
         read_receipts=bool(user and user.read_receipts), peer=peer["userID"] if peer else ""

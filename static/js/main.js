@@ -1,0 +1,59 @@
+// The chat page: live updates over Socket.IO on top of the server-rendered first paint.
+// This module adopts the first paint, wires the others, and connects. The others:
+//   state.js      the store (users, conversations, selection, connection) and its merges
+//   outbox.js     unacknowledged messages in localStorage, shared by the user's tabs
+//   socket.js     the one Socket.IO client
+//   connection.js connect, reconnect, banner, and the server's news (users, messages)
+//   send.js       the outbox sent in order, one at a time; composer; Retry and Discard
+//   history.js    fetch messages: newest page, older pages, catch-up after a reconnect
+//   reading.js    marking read; `read` events (badges, "Read" ticks)
+//   typing.js     "… is typing", both ways
+//   navigation.js which conversation is open (list, back link, browser history)
+//   search.js     people search, and looking up an unlisted sender
+//   notifications.js, settings.js   opt-in notifications; the settings pop-over
+//   render.js, users-list.js, conversation.js   the views, redrawn from the store in place
+//   rows.js       fills the <template> markup of templates/rows.html (a user row, a message)
+//   format.js     times and presence in words; dom.js   elements and DOM helpers
+
+import { wireConnection } from "./connection.js";
+import { adoptMessages, renderPeerStatus } from "./conversation.js";
+import { wireHistory } from "./history.js";
+import { wireNavigation } from "./navigation.js";
+import { wireNotifications } from "./notifications.js";
+import { markRead, wireReading } from "./reading.js";
+import { renderAll } from "./render.js";
+import { wireSearch } from "./search.js";
+import { wireSending } from "./send.js";
+import { wireSettings } from "./settings.js";
+import { socket } from "./socket.js";
+import { current, store, upsertUser } from "./state.js";
+import { wireTyping } from "./typing.js";
+import { adoptUserRows, renderUsers } from "./users-list.js";
+
+// The server's state of the first paint (not scraped from the DOM); other conversations
+// arrive by socket.
+const initial = JSON.parse(document.getElementById("initial-state").textContent);
+for (const u of initial.users) upsertUser(u, u.userID === initial.selected);
+adoptUserRows();
+store.selected = initial.selected && store.users.has(initial.selected) ? initial.selected : null;
+if (store.selected) adoptMessages(store.selected);
+history.replaceState({ with: store.selected }, "", location.href);
+
+wireConnection();
+wireReading();
+wireTyping();
+wireSending();
+wireHistory();
+wireNavigation();
+wireSearch();
+wireNotifications();
+wireSettings();
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") { markRead(current()); renderUsers(); }
+});
+// Relative times ("last seen 5 minutes ago") age while the page stays open.
+setInterval(() => { renderUsers(); renderPeerStatus(); }, 30000);
+
+renderAll("switch");
+socket.connect();

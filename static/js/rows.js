@@ -1,0 +1,81 @@
+// Fills the server-rendered row markup (templates/rows.html, cloned from <template>
+// elements) with live data: a user row and a message. Nothing here writes markup itself.
+
+import { cloneTemplate, setAttr, setText } from "./dom.js";
+import { displayName, formatTime, fullTime, presence } from "./format.js";
+import { me, store } from "./state.js";
+
+/** A new, empty users-list <li> (or search-result <li> when `result`). */
+export function newUserRow(result) {
+  return cloneTemplate(result ? "search-result-template" : "user-row-template");
+}
+
+/** Shows user `u` in the row `li`: name, status, unread badge, accessible name. */
+export function fillUserRow(li, u, { selected = false, unread = 0 } = {}) {
+  const a = li.querySelector("a.user");
+  const status = presence(u);
+  setAttr(a, "href", "?with=" + encodeURIComponent(u.userID));
+  a.dataset.userId = u.userID;
+  setText(a.querySelector(".name"), displayName(u));
+  const statusNode = a.querySelector(".status");
+  setText(statusNode, status.text);
+  statusNode.className = "status " + status.state;
+  setAttr(statusNode, "title", status.title || null);
+  const badge = a.querySelector(".badge");
+  if (badge) {
+    setText(badge, unread ? String(unread) : "");
+    badge.hidden = !unread;
+  }
+  // The accessible name starts with the username and spells out status and unread count.
+  setAttr(a, "aria-label", displayName(u) + ", " + status.text + (unread ? ", " + unread + " unread" : ""));
+  a.classList.toggle("selected", selected);
+  setAttr(a, "aria-current", selected ? "page" : null);
+  return li;
+}
+
+/** A new message <li> for `m` in the conversation with `peer`. */
+export function newMessageItem(m, peer) {
+  const own = m.from === me.userID;
+  const li = cloneTemplate("message-template");
+  li.classList.toggle("own", own);
+  setText(li.querySelector(".sender"), own ? me.username : peer.username);
+  setText(li.querySelector(".content"), m.content);
+  if (!own) li.querySelector(".state").remove();
+  return li;
+}
+
+// [state, words] of one's own message: queued, sending, failed, sent or read.
+function messageState(peer, m, connected) {
+  if (m.id === undefined) {
+    if (m.failed) return ["failed", "Not sent: " + m.failed];
+    return m.clientId === store.inflight || connected ? ["sending", "Sending…"] : ["queued", "Waiting for connection"];
+  }
+  if (peer.userID !== me.userID && peer.readUpTo >= m.id) return ["read", "Read"];
+  return ["sent", "Sent"];
+}
+
+/** Brings the message item `li` up to date: ids, time, and one's own message's state. */
+export function fillMessageItem(li, m, peer, { connected, onActionsGone }) {
+  if (m.id !== undefined) li.dataset.id = m.id;
+  if (m.clientId) li.dataset.clientId = m.clientId;
+  const time = li.querySelector("time");
+  const iso = m.createdAt || m.queuedAt;
+  if (time && iso) {
+    setAttr(time, "datetime", iso);
+    setText(time, formatTime(iso));
+    setAttr(time, "title", fullTime(iso));
+  }
+  if (m.from !== me.userID) return;
+  const [state, text] = messageState(peer, m, connected);
+  const stateNode = li.querySelector(".state");
+  setText(stateNode, text);
+  setAttr(stateNode, "data-state", state);
+  const actions = li.querySelector(".actions");
+  if (state === "failed" && !actions) {
+    li.append(cloneTemplate("message-actions-template"));
+  } else if (state !== "failed" && actions) {
+    const hadFocus = actions.contains(document.activeElement);
+    actions.remove();
+    if (hadFocus) onActionsGone();
+  }
+}

@@ -1,0 +1,132 @@
+// Sending: one message at a time, in order, each with its clientId, from the outbox; the
+// composer; Retry and Discard on a message that was not sent.
+
+import { els } from "./dom.js";
+import { renderConversation } from "./conversation.js";
+import { changeOutbox, dropFromOutbox, newClientId, outbox, OUTBOX_KEY, patchQueued, saveOutbox } from "./outbox.js";
+import { renderAll } from "./render.js";
+import { socket } from "./socket.js";
+import { addMessage, config, me, peerOf, store } from "./state.js";
+import { resetTyping } from "./typing.js";
+
+// Refusals that a retry cannot fix: such a message waits for the user, and holds back nothing.
+const PERMANENT = new Set(["invalid_payload", "unknown_recipient", "too_long", "empty"]);
+
+let flushing = false;
+let flushTimer = null;
+let generation = 0; // bumped on disconnect: acks of an older connection are only data
+
+function nextToSend() {
+  for (const p of outbox()) {
+    if (!p.failed) return p;
+    // A message that failed for a passing reason holds back later ones, so none overtakes it.
+    if (!p.permanent) return null;
+  }
+  return null;
+}
+
+function acked(message) {
+  dropFromOutbox(message.clientId);
+  const peer = store.users.get(peerOf(message));
+  if (peer) addMessage(peer, message);
+}
+
+function markFailed(clientId, detail, permanent) {
+  patchQueued(clientId, { failed: detail, permanent: permanent });
+}
+
+/** Sends the next queued message if connected and none awaits its ack; goes on after it. */
+function flush() {
+  clearTimeout(flushTimer);
+  if (flushing || !socket.connected) return;
+  const m = nextToSend();
+  if (!m) return;
+  flushing = true;
+  store.inflight = m.clientId;
+  const sentIn = generation;
+  renderConversation();
+  socket.timeout(config.sendTimeoutMs).emit("private message", { content: m.content, to: m.to, clientId: m.clientId }, (err, ack) => {
+    if (sentIn !== generation) {
+      if (!err && ack && ack.ok) acked(ack.message);
+      return;
+    }
+    flushing = false;
+    store.inflight = null;
+    if (err) {
+      // No ack: if the connection is gone the message stays queued for the reconnect.
+      if (socket.connected) markFailed(m.clientId, "the server did not answer", false);
+    } else if (ack && ack.ok) {
+      acked(ack.message);
+    } else if (ack && ack.error === "rate_limited") {
+      flushTimer = setTimeout(flush, ack.retryAfterMs || 1000);
+      renderConversation();
+      return;
+    } else {
+      const code = (ack && ack.error) || "invalid_payload";
+      markFailed(m.clientId, (ack && ack.detail) || code, PERMANENT.has(code));
+    }
+    renderAll();
+    flush();
+  });
+}
+
+/** On a new connection: transient failures are retried, refused messages wait for the user. */
+export function resumeSending() {
+  changeOutbox((list) => list.map((p) => (p.failed && !p.permanent ? Object.assign({}, p, { failed: undefined }) : p)));
+  renderConversation();
+  flush();
+}
+
+/** On a lost connection: the message in flight stays queued; its late ack is only data. */
+export function suspendSending() {
+  generation++;
+  flushing = false;
+  store.inflight = null;
+}
+
+function retrySend(clientId) {
+  patchQueued(clientId, { failed: undefined, permanent: undefined });
+  renderConversation();
+  els.input.focus();
+  flush();
+}
+
+/** Queues what the composer holds; Enter sends, Shift+Enter adds a line. */
+export function wireSending() {
+  els.composer.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const content = els.input.value;
+    if (!content.trim() || !store.selected) return;
+    const m = { clientId: newClientId(), content: content, from: me.userID, to: store.selected, queuedAt: new Date().toISOString() };
+    changeOutbox((list) => list.concat([m]));
+    els.input.value = "";
+    store.drafts.delete(store.selected);
+    resetTyping();
+    renderConversation("bottom");
+    flush();
+    els.input.focus();
+  });
+  els.input.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      els.composer.requestSubmit();
+    }
+  });
+  // The Retry and Discard buttons come and go with their message: one listener for all.
+  els.scroller.addEventListener("click", (ev) => {
+    const button = ev.target.closest(".actions button");
+    const item = button && button.closest("li.message");
+    if (!item || !item.dataset.clientId) return;
+    if (button.classList.contains("retry")) {
+      retrySend(item.dataset.clientId);
+    } else {
+      dropFromOutbox(item.dataset.clientId);
+      renderConversation();
+      els.input.focus();
+    }
+  });
+  window.addEventListener("storage", (ev) => {
+    if (ev.key === OUTBOX_KEY) renderConversation(); // another tab queued or sent something
+  });
+  if (els.logout) els.logout.addEventListener("submit", () => saveOutbox([]));
+}
