@@ -20,6 +20,7 @@ from flask.cli import with_appcontext
 from chat import admin, store
 from chat.extensions import socketio
 from chat.logs import fields
+from chat.services import services
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _disconnect(user_id: str) -> int:
             err=True,
         )
         return 0
-    sids = current_app.extensions["chat.presence"].sids(user_id)
+    sids = services().presence.sids(user_id)
     for sid in sids:
         socketio.server.disconnect(sid)  # published on the queue to the process holding it
     return len(sids)
@@ -56,7 +57,7 @@ def _disconnect(user_id: str) -> int:
 def list_users(as_json: bool) -> None:
     """Lists every user: userID, username, state, live sessions, last seen."""
     shared = bool(current_app.config.get("REDIS_URL"))
-    online = current_app.extensions["chat.presence"].online() if shared else set()
+    online = services().presence.online() if shared else set()
     for u in admin.list_users():
         if u.deleted:
             state = "deleted"
