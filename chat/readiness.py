@@ -7,6 +7,7 @@ when the answer changes, never returned.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -36,14 +37,16 @@ def one_line(exc: BaseException) -> str:
 
 
 def _scripts(app: Flask) -> ScriptDirectory:
-    # Read once per app: the migration files do not change under a running process.
-    scripts = app.extensions.get("chat.migrations")
-    if scripts is None:
-        directory = Path(app.extensions["migrate"].directory)
-        if not directory.is_absolute():
-            directory = Path(app.root_path) / directory
-        scripts = app.extensions["chat.migrations"] = ScriptDirectory(str(directory))
-    return scripts
+    directory = Path(app.extensions["migrate"].directory)
+    if not directory.is_absolute():
+        directory = Path(app.root_path) / directory
+    return _read_scripts(str(directory))
+
+
+@functools.cache
+def _read_scripts(directory: str) -> ScriptDirectory:
+    # Read once: the migration files do not change under a running process.
+    return ScriptDirectory(directory)
 
 
 def _known(app: Flask, revision: str) -> bool:
