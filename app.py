@@ -8,19 +8,19 @@ from flask import Flask
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Builds the app: config, extensions, Socket.IO handlers, pages and security headers."""
+    """Builds the app: config, extensions, services, Socket.IO handlers, pages and headers."""
     from chat import (
         api,
         cli,
         config,
-        health,
+        instrument,
         lifecycle,
         logs,
         messagequeue,
-        metrics,
-        presence,
-        ratelimit,
+        ops,
         security,
+        services,
+        startup,
         views,
     )
     from chat.extensions import csrf, db, migrate, socketio
@@ -29,20 +29,23 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(config.load(app.instance_path, overrides=test_config))
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", config.engine_options(app.config))
-    health.check_config(app.config)  # before the engine exists: a bad URL fails in one line
+    startup.check_config(app.config)  # before the engine exists: a bad URL fails in one line
 
     db.init_app(app)
     migrate.init_app(app, db)
     csrf.init_app(app)
-    app.extensions["chat.presence"] = presence.create(app.config)
-    app.extensions["chat.limiter"] = ratelimit.create(app.config)
+    built = services.init_app(app)
+    # Merge shim: chat/events.py still looks these up by string; remove with those lookups.
+    app.extensions["chat.presence"] = built.presence
+    app.extensions["chat.limiter"] = built.limiter
+    app.extensions["chat.lifecycle"] = built.lifecycle
 
     # Handlers must be registered before init_app, or apps after the first get none.
     from chat import events
 
     socketio.init_app(
         app,
-        client_manager=messagequeue.create(app.config),
+        client_manager=messagequeue.create(app.config, built.redis),
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         max_http_buffer_size=config.max_buffer_size(app.config),
         # One socket's events run one at a time, in order, in that socket's reader: a flooding
@@ -52,12 +55,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     # The other events go straight to python-socketio's (new) server: see chat/events.py.
     events.init_app(app)
-    lifecycle.init_app(app)
+    app.wsgi_app = lifecycle.DrainGate(app.wsgi_app, built.lifecycle)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(ops.bp)
     security.init_app(app, max_event_bytes=config.max_buffer_size(app.config))
     cli.init_app(app)
     logs.init_app(app)
-    metrics.init_app(app)
-    health.init_app(app)  # last: readiness endpoints, then startup checks when serving
+    instrument.install()
+    startup.init_app(app)  # last: checks Redis and the database when about to serve
     return app

@@ -63,6 +63,7 @@ def seed(database_uri: str, spec: Seed) -> str:
     from chat import store
     from chat.extensions import db
     from chat.models import Message, Session, User
+    from chat.services import services
 
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench", "REDIS_URL": None}
@@ -125,5 +126,5 @@ def seed(database_uri: str, spec: Seed) -> str:
             conn.commit()
         db.session.remove()
         db.engine.dispose()
-    app.extensions["chat.presence"].close()
+    services(app).presence.close()
     return token

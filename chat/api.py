@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from chat import store
+from chat.services import services
 from chat.views import current_identity
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -30,7 +31,7 @@ def search_users():
     if me is None:
         return jsonify(error="not authenticated"), 401
     config = current_app.config
-    wait = current_app.extensions["chat.limiter"].take(
+    wait = services().limiter.take(
         f"search:{me.user_id}", config["FETCH_RATE"], config["FETCH_BURST"]
     )
     if wait:
@@ -38,7 +39,7 @@ def search_users():
         response.headers["Retry-After"] = str(-(-wait // 1000))
         return response, 429
     found = store.search_users(request.args.get("q", ""), SEARCH_LIMIT)
-    online = current_app.extensions["chat.presence"].online([uid for uid, _, _ in found])
+    online = services().presence.online([uid for uid, _, _ in found])
     users = [
         {
             "userID": uid,
@@ -60,7 +61,7 @@ def user(user_id: str):
     found = store.get_user(user_id[:32])
     if found is None or found.deleted_at is not None:
         return jsonify(error="unknown user"), 404
-    online = current_app.extensions["chat.presence"].online([found.id])
+    online = services().presence.online([found.id])
     connected = found.id in online
     return jsonify(
         user={

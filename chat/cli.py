@@ -20,6 +20,7 @@ from flask.cli import with_appcontext
 from chat import admin, store
 from chat.extensions import socketio
 from chat.logs import fields
+from chat.services import services
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _disconnect(user_id: str) -> int:
             err=True,
         )
         return 0
-    sids = current_app.extensions["chat.presence"].sids(user_id)
+    sids = services().presence.sids(user_id)
     for sid in sids:
         socketio.server.disconnect(sid)  # published on the queue to the process holding it
     return len(sids)
@@ -56,7 +57,7 @@ def _disconnect(user_id: str) -> int:
 def list_users(as_json: bool) -> None:
     """Lists every user: userID, username, state, live sessions, last seen."""
     shared = bool(current_app.config.get("REDIS_URL"))
-    online = current_app.extensions["chat.presence"].online() if shared else set()
+    online = services().presence.online() if shared else set()
     for u in admin.list_users():
         if u.deleted:
             state = "deleted"
@@ -178,6 +179,6 @@ def purge_messages(days: int | None, dry_run: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Called by ``create_app``; registers the admin commands."""
+    """Registers the admin commands on ``app``'s CLI."""
     for command in (list_users, revoke_sessions, remove_user, export_conversation, purge_messages):
         app.cli.add_command(command)

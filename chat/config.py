@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -41,6 +43,8 @@ DEFAULTS: dict[str, object] = {
     "DRAIN_TIMEOUT_S": 5.0,
     # How long a database may keep a user waiting (connect, lock wait) before "unavailable".
     "DB_TIMEOUT_S": 5.0,
+    # How long any Redis command (connect, answer, a free pooled connection) may take.
+    "REDIS_TIMEOUT_S": 2.0,
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).
     "TRUSTED_PROXIES": 0,
 }
@@ -50,7 +54,7 @@ _FLOAT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, float)}
 
 
 def database_uri(url: str | None, instance_path: str) -> str:
-    """Called by ``load``; turns DATABASE_URL into a SQLAlchemy URI (psycopg 3 for PostgreSQL)."""
+    """The SQLAlchemy URI for DATABASE_URL (psycopg 3 for PostgreSQL; SQLite in instance/)."""
     if not url:
         return "sqlite:///" + str(Path(instance_path) / "chat.db")
     for prefix in ("postgres://", "postgresql://"):
@@ -60,7 +64,7 @@ def database_uri(url: str | None, instance_path: str) -> str:
 
 
 def secret_key(instance_path: str) -> str:
-    """Called by ``load``; returns SECRET_KEY or one generated once into ``instance/``."""
+    """The key in ``instance/secret_key``, generated there once (atomically) if missing."""
     path = Path(instance_path) / "secret_key"
     if path.exists():
         return path.read_text().strip()
@@ -79,7 +83,7 @@ def secret_key(instance_path: str) -> str:
 def load(
     instance_path: str, environ: os._Environ | dict | None = None, overrides: dict | None = None
 ) -> dict[str, object]:
-    """Called by ``create_app``; defaults, then the environment, then ``overrides`` (tests)."""
+    """The settings: defaults, then the environment, then ``overrides`` (tests)."""
     env = os.environ if environ is None else environ
     overrides = overrides or {}
     config: dict[str, object] = dict(DEFAULTS)
@@ -121,7 +125,7 @@ def load(
 
 
 def engine_options(config: dict) -> dict[str, object]:
-    """Called by ``create_app``; pool settings and timeouts that suit the configured database.
+    """Pool settings and timeouts that suit the configured database.
 
     Every wait on the database is bounded by DB_TIMEOUT_S, so that a database that is down,
     unreachable or locked is answered with "unavailable" instead of a hang.
@@ -169,9 +173,15 @@ def engine_options(config: dict) -> dict[str, object]:
 
 
 def max_buffer_size(config: dict) -> int:
-    """Called by ``create_app``; bytes of the largest valid event, the limit of any packet.
+    """Bytes of the largest valid event, the limit of any packet.
 
     Worst case per character: 12 bytes, a JSON-escaped surrogate pair as python-socketio's
     client writes an emoji; 4 KiB more carries the rest of the packet.
     """
     return int(config["MAX_MESSAGE_LENGTH"]) * 12 + 4096
+
+
+@functools.cache
+def metrics_networks(spec: str) -> tuple:
+    """The networks of METRICS_ALLOWED_NETWORKS; raises ValueError when malformed."""
+    return tuple(ipaddress.ip_network(n.strip()) for n in spec.split(",") if n.strip())

@@ -1,9 +1,7 @@
-"""One process among several: graceful drain on SIGTERM, routing help for nginx, client address.
+"""One process among several: its drain state, and the gate that sends requests elsewhere.
 
-On SIGTERM a worker answers 503 to new Socket.IO handshakes (nginx retries the next process),
-lets gunicorn close its listener, closes each socket once no event of it is in flight (its
-client reconnects through nginx to another process), waits for the events still running,
-and leaves presence with a grace period so that nobody else sees its users flap offline.
+While draining (chat.shutdown, on SIGTERM) a worker answers 503 to new Socket.IO handshakes
+(nginx retries the next process) and ``/readyz`` answers 503 (the balancer moves away).
 
 At any time, a request for an Engine.IO session this process does not hold also gets 503
 instead of 400: behind nginx's hash, a session opened elsewhere while its hashed process was
@@ -13,27 +11,19 @@ away (draining, restarting) is then found on the next process instead of being d
 from __future__ import annotations
 
 import contextlib
-import logging
-import signal
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
-from flask import Flask
-
-from chat import health
 from chat.extensions import socketio
-
-log = logging.getLogger(__name__)
 
 # Flask-SocketIO's default path; handshakes are the requests on it without an engine.io sid.
 SOCKETIO_PATH = "/socket.io"
 
 
 class Lifecycle:
-    """Per-app shutdown state: the draining flag and the events in flight on each socket."""
+    """Per-app shutdown state: the draining flag (the only one) and the events in flight."""
 
     def __init__(self, config: dict) -> None:
         self.draining = False
@@ -72,7 +62,11 @@ class Lifecycle:
 
 
 class DrainGate:
-    """WSGI middleware: 503 for the Socket.IO requests that ``Lifecycle.refuses``."""
+    """WSGI middleware: 503 for the Socket.IO requests that ``Lifecycle.refuses``.
+
+    Wrap ``app.wsgi_app`` with it after ``socketio.init_app``, so that Socket.IO requests
+    pass through it.
+    """
 
     def __init__(self, wsgi_app: Callable, state: Lifecycle) -> None:
         self.wsgi_app = wsgi_app
@@ -87,101 +81,3 @@ class DrainGate:
             )
             return [b"not on this process; connect again\n"]
         return self.wsgi_app(environ, start_response)
-
-
-def init_app(app: Flask) -> None:
-    """Called by ``create_app`` after ``socketio.init_app``: drain state and WSGI wrappers."""
-    state = Lifecycle(app.config)
-    app.extensions["chat.lifecycle"] = state
-    app.wsgi_app = DrainGate(app.wsgi_app, state)
-
-
-def _hand_over(eio_sid: str) -> bool:
-    """Closes one engine.io socket so that its client reconnects; False if already gone."""
-    eio = socketio.server.eio
-    sock = eio.sockets.get(eio_sid)
-    if sock is None:
-        return False
-    # abort=True: no CLOSE packet. Browsers reconnect either way, but python-socketio clients
-    # take a CLOSE packet as final; a dropped transport makes every client reconnect.
-    sock.close(wait=False, abort=True)
-    eio.sockets.pop(eio_sid, None)
-    return True
-
-
-def drain(app: Flask) -> None:
-    """Called on SIGTERM as a background task: hands every socket over, then leaves presence."""
-    state: Lifecycle = app.extensions["chat.lifecycle"]
-    presence = app.extensions["chat.presence"]
-    state.draining = True
-    health.set_draining(app)  # /readyz answers 503 from now on
-    presence.drain(state.grace)
-    started = time.monotonic()
-    deadline = started + state.timeout
-    eio, manager = socketio.server.eio, socketio.server.manager
-    closed = forced = 0
-    idle_before: set[str] = set()
-    while eio.sockets:
-        late = time.monotonic() >= deadline
-        idle = {e for e in list(eio.sockets) if not state.busy(manager.sid_from_eio_sid(e, "/"))}
-        # Idle twice in a row: an ack being written right after its handler returned goes first.
-        for eio_sid in set(eio.sockets) if late else idle & idle_before:
-            if _hand_over(eio_sid):
-                closed += 1
-                forced += late
-        idle_before = idle
-        socketio.sleep(0.02)
-    # A socket closed at the deadline may still have a handler running: let it commit.
-    while state.events_in_flight() and time.monotonic() < deadline + state.timeout:
-        socketio.sleep(0.02)
-    presence.close()
-    log.info(
-        "drained: %d sockets handed over (%d with events in flight) in %.2fs",
-        closed,
-        forced,
-        time.monotonic() - started,
-    )
-
-
-def on_worker_start(worker: Any) -> None:
-    """gunicorn's ``post_worker_init``: presence starts at once, SIGTERM drains first."""
-    app = worker.wsgi
-    if not isinstance(app, Flask):
-        return  # gunicorn's error app after a failed import
-    from chat.events import start_presence
-
-    start_presence(app)
-    state: Lifecycle = app.extensions["chat.lifecycle"]
-
-    def pre_start_hook(_server: Any, handler: Any) -> bool:
-        # gevent-websocket answers an upgrade with 101 before the app runs; True makes it
-        # call the app as plain WSGI instead, so that DrainGate's 503 reaches nginx.
-        return state.refuses(handler.environ)
-
-    # The worker builds its server in run(), after this hook: a subclass on this worker only.
-    worker.server_class = type(
-        "ChatWSGIServer", (worker.server_class,), {"pre_start_hook": pre_start_hook}
-    )
-    stop = signal.getsignal(signal.SIGTERM)
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        if state.task is None:
-            state.draining = True
-            state.task = socketio.start_background_task(drain, app)
-        if callable(stop):
-            stop(signum, frame)  # worker.alive = False: gunicorn closes its listener
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    signal.siginterrupt(signal.SIGTERM, False)
-
-
-def on_worker_exit(worker: Any) -> None:
-    """gunicorn's ``worker_exit``: waits for the drain, or drains now if none was asked for."""
-    app = worker.wsgi
-    if not isinstance(app, Flask):
-        return
-    state: Lifecycle = app.extensions["chat.lifecycle"]
-    if state.task is None:
-        drain(app)
-    else:
-        state.task.join(timeout=2 * state.timeout + 1)

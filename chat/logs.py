@@ -22,7 +22,7 @@ FIELDS = ("event", "userID", "reason", "socketEvent", "detail")
 
 
 def fields(event: str, user_id: str | None = None, reason: str | None = None, **more: Any):
-    """Called at every chat log site; the ``extra=`` of a structured line."""
+    """The ``extra=`` of a structured line: only these keys reach the output."""
     return {"event": event, "userID": user_id, "reason": reason, **more}
 
 
@@ -47,7 +47,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line; a traceback goes in ``exc`` (newlines escaped)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        """Called by the handler for each record."""
+        """The record as one line of JSON."""
         out = _base(record)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
@@ -58,7 +58,7 @@ class TextFormatter(logging.Formatter):
     """``ts LEVEL pid=.. event=.. userID=.. reason=.. msg``; a traceback follows on its lines."""
 
     def format(self, record: logging.LogRecord) -> str:
-        """Called by the handler for each record."""
+        """The record as one line of text (a traceback on the lines after it)."""
         out = _base(record)
         head = f"{out.pop('ts')} {out.pop('level')} pid={out.pop('pid')}"
         msg = out.pop("msg")
@@ -88,7 +88,7 @@ def formatter(log_format: str) -> logging.Formatter:
 
 
 def init_app(app: Flask) -> None:
-    """Called by ``create_app`` once Socket.IO exists: one handler on the root logger."""
+    """One handler on the root logger in LOG_FORMAT; run it once Socket.IO exists."""
     fmt = formatter(str(app.config["LOG_FORMAT"]))
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_chat", False)]:

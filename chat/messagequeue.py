@@ -2,9 +2,10 @@
 
 python-socketio's ``PubSubManager.emit`` hands every message to this process's own sockets
 *before* publishing it, so local delivery never depends on Redis; what Redis carries is the
-copy for the other processes. This manager bounds the publish (a hung Redis would otherwise
-hold every ack), logs an outage once with its end, and retries the subscription every few
-seconds instead of backing off to a minute.
+copy for the other processes. This manager publishes through the process's shared
+client, whose timeouts bound the publish (a hung Redis would otherwise hold every ack),
+logs an outage once with its end, and retries the subscription every few seconds instead
+of backing off to a minute.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 import redis
 import socketio
 
-from chat import metrics
+from chat import metrics, redisclient
 from chat.logs import fields
 
 log = logging.getLogger(__name__)
@@ -25,19 +26,15 @@ class BoundedRedisManager(socketio.RedisManager):
     """``socketio.RedisManager`` with a publish timeout and a short resubscribe interval."""
 
     def __init__(
-        self, url: str, channel: str, timeout_s: float = 2.0, retry_max_s: float = 5.0
+        self, publisher: redis.Redis, url: str, channel: str, retry_max_s: float = 5.0
     ) -> None:
-        # The subscriber waits for messages indefinitely, so no read timeout on it: keepalive
-        # notices a vanished peer instead.
+        # The subscriber, python-socketio's own connection to ``url``, waits for messages
+        # indefinitely; publishing goes through the process's shared, bounded client.
         super().__init__(
-            url,
-            channel=channel,
-            redis_options={"socket_keepalive": True, "socket_connect_timeout": timeout_s},
+            url, channel=channel, redis_options=redisclient.subscriber_options(publisher)
         )
         self.retry_max_s = retry_max_s
-        self.publisher = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
+        self.publisher = publisher
         self.down_since: float | None = None
         self.lost = 0
 
@@ -89,9 +86,10 @@ class BoundedRedisManager(socketio.RedisManager):
                 retry_sleep = min(retry_sleep * 2, self.retry_max_s)
 
 
-def create(config: dict) -> BoundedRedisManager | None:
-    """Called by ``create_app``; the client manager for REDIS_URL, or None for one process."""
-    url = config.get("REDIS_URL")
-    if not url:
+def create(config: dict, client: redis.Redis | None) -> BoundedRedisManager | None:
+    """The client manager publishing through ``client``, or None for one process (no Redis)."""
+    if client is None:
         return None
-    return BoundedRedisManager(url, channel=f"{config['REDIS_PREFIX']}socketio")
+    return BoundedRedisManager(
+        client, str(config["REDIS_URL"]), channel=f"{config['REDIS_PREFIX']}socketio"
+    )

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from chat import relative_time, store
 from chat.extensions import db, socketio
 from chat.forms import LoginForm, LogoutForm, SettingsForm
+from chat.services import services
 
 bp = Blueprint("pages", __name__)
 # templates/rows.html words times as static/js/format.js does.
@@ -123,8 +124,7 @@ def logout():
     me = current_identity()
     if form.validate_on_submit() and me is not None:
         store.revoke(me.session_id)
-        presence = current_app.extensions["chat.presence"]
-        for sid in presence.sids(me.user_id, me.session_id):
+        for sid in services().presence.sids(me.user_id, me.session_id):
             socketio.server.disconnect(sid)
     session.clear()
     return redirect(url_for("pages.index"))
@@ -148,9 +148,3 @@ def settings():
     else:
         flash("Settings saved.", "info")
     return redirect(url_for("pages.index", **{"with": peer}))
-
-
-@bp.get("/healthz")
-def healthz():
-    """Liveness: the process answers."""
-    return {"status": "ok"}

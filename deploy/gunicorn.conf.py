@@ -2,7 +2,7 @@
 
 The worker class matters (plain gevent answers WebSocket upgrades with an error); one worker
 per process, scaled out with processes behind nginx. The hooks give SIGTERM a graceful drain:
-see chat/lifecycle.py and docs/scaling.md.
+see chat/shutdown.py and docs/scaling.md.
 """
 
 # gevent-websocket's worker, trimmed for idle connections (chat/worker.py); plain
@@ -19,13 +19,13 @@ control_socket_disable = True
 
 def post_worker_init(worker):
     """Starts presence in the worker and installs the draining SIGTERM handler."""
-    from chat import lifecycle  # imported in the worker, after gevent's monkey-patching
+    from chat import shutdown  # imported in the worker, after gevent's monkey-patching
 
-    lifecycle.on_worker_start(worker)
+    shutdown.on_worker_start(worker)
 
 
 def worker_exit(server, worker):
     """Lets the drain finish before the worker process ends."""
-    from chat import lifecycle
+    from chat import shutdown
 
-    lifecycle.on_worker_exit(worker)
+    shutdown.on_worker_exit(worker)

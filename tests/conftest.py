@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from app import create_app
 from chat.extensions import db, socketio
+from chat.services import services
 from tests.helpers import SocketClient, Tab, drop_pg_databases, pg_database
 from tests.servers import Server, migrate
 
@@ -83,7 +84,7 @@ def make_app(database_uri) -> Iterator[Callable[..., Flask]]:
 
     yield make
     for app in apps:
-        app.extensions["chat.presence"].close()
+        services(app).presence.close()
         with app.app_context():
             if database_uri.startswith("postgresql"):
                 db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))

@@ -8,6 +8,7 @@ from sqlalchemy import event
 
 from chat import store
 from chat.extensions import db
+from chat.services import services
 from tests.helpers import open_tab
 
 
@@ -143,7 +144,7 @@ def test_users_payload_runs_a_fixed_number_of_statements(app, count_statements):
                 peer, _ = store.login(f"peer{contacts}x{per_conversation}n{i}")
                 for k in range(per_conversation):
                     store.save_message(peer.user_id, me.user_id, f"m{k}", None)
-            presence = app.extensions["chat.presence"]
+            presence = services(app).presence
             with count_statements() as counter:
                 users = store.users_payload(me.user_id, presence, page=3, limit=200)
             assert sum(len(u["messages"]) for u in users) == contacts * min(3, per_conversation)

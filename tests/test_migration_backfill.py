@@ -11,6 +11,7 @@ from sqlalchemy import text
 from app import create_app
 from chat import store
 from chat.extensions import db
+from chat.services import services
 from tests.conftest import BASE_CONFIG, ROOT
 from tests.helpers import pg_database
 
@@ -28,7 +29,7 @@ def old_schema_app(request, tmp_path: Path):
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"), revision=BEFORE)
     yield app
-    app.extensions["chat.presence"].close()
+    services(app).presence.close()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -8,7 +8,9 @@ import uuid
 
 import pytest
 
-from chat.presence import MemoryPresence, RedisPresence
+from chat.presence import MemoryPresence
+from chat.presence_redis import RedisPresence
+from chat.redisclient import connect
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -18,7 +20,9 @@ def presence(request):
     if request.param == "memory":
         yield MemoryPresence()
         return
-    store = RedisPresence(REDIS_URL, prefix=f"test-presence-{os.getpid()}-{uuid.uuid4().hex}:")
+    store = RedisPresence(
+        connect(REDIS_URL), prefix=f"test-presence-{os.getpid()}-{uuid.uuid4().hex}:"
+    )
     yield store
     keys = list(store.redis.scan_iter(match=store.prefix + "*"))
     if keys:

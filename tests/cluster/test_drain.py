@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from chat.services import services
 from tests.cluster.conftest import cluster_env, forget, name, unique_prefix
 from tests.cluster.peers import Peer
 from tests.servers import Remote, Server
@@ -25,7 +26,7 @@ def test_a_process_refuses_handshakes_only_while_draining(app, client):
     # A session this process does not hold: 503, so that nginx asks the next process.
     assert client.get(base + "&sid=held-elsewhere").status_code == 503
 
-    state = app.extensions["chat.lifecycle"]
+    state = services(app).lifecycle
     state.draining = True
     assert client.get(base).status_code == 503
     assert client.get(base).headers["Retry-After"] == "1"

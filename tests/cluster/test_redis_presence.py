@@ -1,4 +1,4 @@
-"""chat/presence.py's Redis backend on a real Redis: every decision atomic, across processes.
+"""chat/presence_redis.py's Redis backend on a real Redis: every decision atomic, across processes.
 
 Each RedisPresence object plays one server process; they share one prefix like a cluster.
 """
@@ -17,7 +17,8 @@ import pytest
 import redis
 from flask import Flask, current_app
 
-from chat.presence import RECONCILE_EVERY, RedisPresence
+from chat.presence_redis import RECONCILE_EVERY, RedisPresence
+from chat.redisclient import connect
 from tests.cluster.conftest import REDIS_URL
 from tests.servers import free_port
 
@@ -25,7 +26,7 @@ from tests.servers import free_port
 def process(prefix: str, url: str = REDIS_URL, **timing: float) -> RedisPresence:
     """One server process's presence."""
     timing = {"heartbeat": 0.2, "ttl": 1.0, **timing}
-    return RedisPresence(url, prefix=prefix + "presence:", **timing)
+    return RedisPresence(connect(url), prefix=prefix + "presence:", **timing)
 
 
 def expire(dead: RedisPresence) -> None:

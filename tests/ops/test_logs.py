@@ -13,6 +13,7 @@ import socketio
 
 from chat import logs
 from chat.extensions import socketio as server
+from chat.services import services
 from tests.helpers import SocketClient, open_tab
 from tests.ops.conftest import sqlite_env, unique_prefix
 from tests.servers import Remote
@@ -66,7 +67,7 @@ class Exploding:
 def test_unexpected_exceptions_are_logged_counted_and_answered(make_app, capsys):
     app = make_app(LOG_FORMAT="json")
     bob = open_tab(app, username="bob")
-    app.extensions["chat.limiter"].inner = Exploding()
+    services(app).limiter.inner = Exploding()
     ack = bob.send(bob.user_id, "hi")
     assert ack == {"ok": False, "error": "unavailable", "detail": "internal error; retry later"}
 

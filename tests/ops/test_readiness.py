@@ -9,8 +9,8 @@ import requests
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from chat import health
 from chat.extensions import db
+from chat.services import services
 from tests.conftest import BASE_CONFIG
 from tests.helpers import pg_database
 from tests.ops.conftest import sqlite_env, unique_prefix
@@ -36,11 +36,11 @@ def test_ready_on_a_migrated_database(client):
 
 
 def test_a_draining_process_is_alive_but_not_ready(app, client):
-    health.set_draining(app)
+    services(app).lifecycle.draining = True
     resp = client.get("/readyz")
     assert resp.status_code == 503 and resp.get_json()["status"] == "draining"
     assert client.get("/healthz").status_code == 200
-    health.set_draining(app, False)
+    services(app).lifecycle.draining = False
     assert client.get("/readyz").status_code == 200
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from chat.extensions import db
 from chat.models import Message
 from chat.ratelimit import MemoryLimiter, RedisLimiter
+from chat.redisclient import connect
 from tests.helpers import open_tab
 from tests.servers import free_port
 
@@ -57,7 +58,10 @@ def test_bucket_refills_at_the_configured_rate():
 
 def test_redis_buckets_are_shared_by_every_process():
     prefix = f"test:{uuid.uuid4().hex}:rl:"
-    one, two = RedisLimiter(SHARED_REDIS, prefix), RedisLimiter(SHARED_REDIS, prefix)
+    one, two = (
+        RedisLimiter(connect(SHARED_REDIS), prefix),
+        RedisLimiter(connect(SHARED_REDIS), prefix),
+    )
     try:
         assert [one.take("send:u1", 1.0, 3), two.take("send:u1", 1.0, 3)] == [0, 0]
         assert one.take("send:u1", 1.0, 3) == 0
@@ -71,7 +75,7 @@ def test_redis_buckets_are_shared_by_every_process():
 
 
 def test_redis_down_still_limits_per_process():
-    limiter = RedisLimiter(f"redis://127.0.0.1:{free_port()}/0", "test:")
+    limiter = RedisLimiter(connect(f"redis://127.0.0.1:{free_port()}/0"), "test:")
     assert [limiter.take("send:u1", 1.0, 2) for _ in range(2)] == [0, 0]
     assert limiter.take("send:u1", 1.0, 2) > 0
     limiter.redis.close()
