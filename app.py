@@ -38,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["chat.limiter"] = ratelimit.create(app.config)
 
     # Handlers must be registered before init_app, or apps after the first get none.
-    from chat import events
+    from chat import dispatch, events  # noqa: F401 (events declares the handlers)
 
     socketio.init_app(
         app,
@@ -50,8 +50,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # and one client's messages are stored in send order.
         async_handlers=False,
     )
-    # The other events go straight to python-socketio's (new) server: see chat/events.py.
-    events.init_app(app)
+    # The other events go straight to python-socketio's (new) server: see chat/dispatch.py.
+    dispatch.init_app(app)
     lifecycle.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)

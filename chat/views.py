@@ -14,7 +14,7 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import store
+from chat import roster, store
 from chat.extensions import db, socketio
 from chat.forms import LoginForm, LogoutForm, SettingsForm
 
@@ -44,15 +44,14 @@ def index():
         return render_template("login.html", form=LoginForm())
     config = current_app.config
     presence = current_app.extensions["chat.presence"]
-    online = presence.online()
-    users = store.users_payload(
+    users = roster.users_list(
         me.user_id, presence, config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
     )
     selected = request.args.get("with")
     peer = next((u for u in users if u["userID"] == selected), None)
     if peer is None and selected:
         # Someone outside the capped list (a search result, a link): open them anyway.
-        peer = store.conversation_entry(me.user_id, selected, online, config["HISTORY_PAGE"])
+        peer = roster.conversation(me.user_id, selected, presence, config["HISTORY_PAGE"])
         if peer is not None:
             users.append(peer)
     query = request.args.get("q", "").strip()[:64]
