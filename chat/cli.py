@@ -178,6 +178,6 @@ def purge_messages(days: int | None, dry_run: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Called by ``create_app``; registers the admin commands."""
+    """Registers the admin commands on ``app``."""
     for command in (list_users, revoke_sessions, remove_user, export_conversation, purge_messages):
         app.cli.add_command(command)

@@ -76,6 +76,7 @@ def accept(raw_auth: object) -> Accepted:
         raise ConnectionRefusedError("rate limited")
     auth = Auth.parse(raw_auth)
     me: store.Identity | None = None
+    committed = False
     try:
         me, token = store.sign_in(
             (auth.sessionID, session.get("sessionID")),
@@ -89,9 +90,12 @@ def accept(raw_auth: object) -> Accepted:
         # socket, so none falls between the `users` snapshot and the live relay.
         join_room(me.user_id)
         presence = _presence()
+        # One transaction from the sign-in to here: the commit that ends the users list's
+        # read also stores the new session (and name), and any failure before it undoes them.
         users = roster.users_list(
             me.user_id, presence, config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
         )
+        committed = True
         # Last, so that a refusal above leaves no socket behind in presence.
         presence.connect(me.user_id, request.sid, me.session_id)
         return Accepted(me, token, users, audience(me.user_id))
@@ -102,7 +106,7 @@ def accept(raw_auth: object) -> Accepted:
         db.session.rollback()
         where = "redis" if isinstance(sys.exc_info()[1], RedisError) else "db"
         log.exception("storage failed", extra=logs.fields("exception", None, where))
-        if me is not None and me.new_user:
+        if committed and me.new_user:
             _forget(me)
         raise ConnectionRefusedError("unavailable") from None
 

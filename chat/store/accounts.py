@@ -59,7 +59,9 @@ def resume(token: object, idle_days: int) -> Identity | None:
 def sign_in(
     tokens: Iterable[str | None], raw_name: object, password: str | None, idle_days: int
 ) -> tuple[Identity, str]:
-    """The first live session among ``tokens``, else a login as ``raw_name``; one commit.
+    """The first live session among ``tokens``, else a login as ``raw_name``; flushed, not
+    committed: the caller's next commit keeps it, a rollback undoes it (a name it created
+    included).
 
     Raises InvalidUsername when no session is live and no name is given.
     """
@@ -68,13 +70,11 @@ def sign_in(
         me, touched = _resume(token, idle_days)
         wrote |= touched
         if me is not None:
-            if wrote:
-                db.session.commit()
             return me, token
     try:
         if raw_name is None:
             raise InvalidUsername("no live session and no username")
-        return login(raw_name, password)
+        return _login(raw_name, password)
     except StoreError:
         if wrote:  # the expired sessions found on the way stay deleted
             db.session.commit()
