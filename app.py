@@ -35,13 +35,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db)
     csrf.init_app(app)
     built = services.init_app(app)
-    # Merge shim: chat/events.py still looks these up by string; remove with those lookups.
-    app.extensions["chat.presence"] = built.presence
-    app.extensions["chat.limiter"] = built.limiter
-    app.extensions["chat.lifecycle"] = built.lifecycle
 
     # Handlers must be registered before init_app, or apps after the first get none.
-    from chat import events
+    from chat import dispatch, events  # noqa: F401 (events declares the handlers)
 
     socketio.init_app(
         app,
@@ -53,8 +49,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # and one client's messages are stored in send order.
         async_handlers=False,
     )
-    # The other events go straight to python-socketio's (new) server: see chat/events.py.
-    events.init_app(app)
+    # The other events go straight to python-socketio's (new) server: see chat/dispatch.py.
+    dispatch.init_app(app)
     app.wsgi_app = lifecycle.DrainGate(app.wsgi_app, built.lifecycle)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)

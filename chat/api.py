@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from chat import store
+from chat import payloads, store
 from chat.services import services
 from chat.views import current_identity
 
@@ -41,13 +41,7 @@ def search_users():
     found = store.search_users(request.args.get("q", ""), SEARCH_LIMIT)
     online = services().presence.online([uid for uid, _, _ in found])
     users = [
-        {
-            "userID": uid,
-            "username": name,
-            "connected": uid in online,
-            "lastSeen": None if uid in online else store.iso(last_seen),
-        }
-        for uid, name, last_seen in found
+        payloads.found_user(uid, name, uid in online, last_seen) for uid, name, last_seen in found
     ]
     return jsonify(users=users)
 
@@ -62,12 +56,6 @@ def user(user_id: str):
     if found is None or found.deleted_at is not None:
         return jsonify(error="unknown user"), 404
     online = services().presence.online([found.id])
-    connected = found.id in online
     return jsonify(
-        user={
-            "userID": found.id,
-            "username": found.username,
-            "connected": connected,
-            "lastSeen": None if connected else store.iso(found.last_seen),
-        }
+        user=payloads.found_user(found.id, found.username, found.id in online, found.last_seen)
     )

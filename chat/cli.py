@@ -17,7 +17,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from chat import admin, store
+from chat import admin, payloads
 from chat.extensions import socketio
 from chat.logs import fields
 from chat.services import services
@@ -71,8 +71,8 @@ def list_users(as_json: bool) -> None:
             "state": state,
             "protected": u.protected,
             "sessions": u.sessions,
-            "createdAt": store.iso(u.created_at),
-            "lastSeen": store.iso(u.last_seen),
+            "createdAt": payloads.iso(u.created_at),
+            "lastSeen": payloads.iso(u.last_seen),
         }
         if as_json:
             click.echo(json.dumps(row))
@@ -119,7 +119,7 @@ def _write_export(a, b, out: TextIO) -> int:
     """Streams the conversation as one JSON document; returns the number of messages."""
     people = [a] if a.id == b.id else [a, b]
     head = {
-        "exportedAt": store.iso(datetime.now(UTC).replace(tzinfo=None)),
+        "exportedAt": payloads.iso(datetime.now(UTC).replace(tzinfo=None)),
         "users": [
             {"userID": u.id, "username": u.username, "deleted": u.deleted_at is not None}
             for u in people
@@ -129,7 +129,7 @@ def _write_export(a, b, out: TextIO) -> int:
     out.write(json.dumps(head)[:-1] + ', "messages": [')
     count = 0
     for msg in admin.conversation(a.id, b.id):
-        out.write(("," if count else "") + "\n  " + json.dumps(store.to_wire(msg)))
+        out.write(("," if count else "") + "\n  " + json.dumps(payloads.to_wire(msg)))
         count += 1
     out.write("\n]}\n")
     return count

@@ -22,6 +22,7 @@ from flask_socketio import ConnectionRefusedError
 from chat import metrics
 from chat.extensions import socketio
 from chat.logs import fields
+from chat.payloads import error_ack
 from chat.ratelimit import Limiter
 
 # The lines written here are about Socket.IO events: they carry that logger's name.
@@ -136,7 +137,7 @@ def on_unexpected(exc: Exception, event_name: str | None = None) -> dict[str, An
     if name == "connect":
         metrics.REFUSED.labels("internal_error").inc()
         return False
-    return {"ok": False, "error": "unavailable", "detail": "internal error; retry later"}
+    return error_ack("unavailable", "internal error; retry later")
 
 
 class CountingLimiter:

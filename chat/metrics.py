@@ -15,7 +15,6 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -164,16 +163,3 @@ def render(presence: Presence, accept: str = "") -> tuple[bytes, str]:
     registry.register(_UsersCollector(presence))
     encoder, content_type = choose_encoder(accept)
     return encoder(registry), content_type
-
-
-# Merge shim: chat/events.py still calls these as metrics.<name>; they live in
-# chat.instrument. Remove once events.py calls chat.instrument directly.
-_MOVED = {"acked", "current", "disconnected", "handshake", "on_unexpected", "relayed"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from chat import instrument
-
-        return getattr(instrument, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,7 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import relative_time, store
+from chat import payloads, relative_time, roster, store
 from chat.extensions import db, socketio
 from chat.forms import LoginForm, LogoutForm, SettingsForm
 from chat.services import services
@@ -47,29 +47,22 @@ def index():
     if me is None:
         return render_template("login.html", form=LoginForm())
     config = current_app.config
-    presence = current_app.extensions["chat.presence"]
-    online = presence.online()
-    users = store.users_payload(
+    presence = services().presence
+    users = roster.users_list(
         me.user_id, presence, config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
     )
     selected = request.args.get("with")
     peer = next((u for u in users if u["userID"] == selected), None)
     if peer is None and selected:
         # Someone outside the capped list (a search result, a link): open them anyway.
-        peer = store.conversation_entry(me.user_id, selected, online, config["HISTORY_PAGE"])
+        peer = roster.conversation(me.user_id, selected, presence, config["HISTORY_PAGE"])
         if peer is not None:
             users.append(peer)
     query = request.args.get("q", "").strip()[:64]
     # Shaped like GET /api/users' entries: the same row macro renders both.
-    found = [
-        {
-            "userID": uid,
-            "username": name,
-            "connected": uid in online,
-            "lastSeen": None if uid in online else store.iso(seen),
-        }
-        for uid, name, seen in (store.search_users(query, 20) if query else [])
-    ]
+    matches = store.search_users(query, 20) if query else []
+    online = presence.online([uid for uid, _, _ in matches]) if matches else set()
+    found = [payloads.found_user(uid, name, uid in online, seen) for uid, name, seen in matches]
     user = store.get_user(me.user_id)
     settings_form = SettingsForm(
         read_receipts=bool(user and user.read_receipts), peer=peer["userID"] if peer else ""

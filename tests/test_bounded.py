@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from chat import store
+from chat import roster, store
 from chat.extensions import db
 from chat.services import services
 from tests.helpers import open_tab
@@ -146,7 +146,7 @@ def test_users_payload_runs_a_fixed_number_of_statements(app, count_statements):
                     store.save_message(peer.user_id, me.user_id, f"m{k}", None)
             presence = services(app).presence
             with count_statements() as counter:
-                users = store.users_payload(me.user_id, presence, page=3, limit=200)
+                users = roster.users_list(me.user_id, presence, page=3, limit=200)
             assert sum(len(u["messages"]) for u in users) == contacts * min(3, per_conversation)
             return len(counter.statements)
 

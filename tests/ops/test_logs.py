@@ -80,13 +80,13 @@ def test_unexpected_exceptions_are_logged_counted_and_answered(make_app, capsys)
 
 def test_a_connect_that_fails_unexpectedly_is_refused(make_app, capsys):
     app = make_app(LOG_FORMAT="json")
-    app.extensions["chat.presence"] = Exploding()
+    services(app).presence = Exploding()
     client = SocketClient(app, server, auth={"username": "carol"})
     assert not client.is_connected()
     lines = _chat_lines(capsys.readouterr().err)
     assert [e["socketEvent"] for e in lines if e["event"] == "exception"] == ["connect"]
     # The fixture closes the app's presence when the test ends.
-    app.extensions["chat.presence"] = type("Idle", (), {"close": lambda self: None})()
+    services(app).presence = type("Idle", (), {"close": lambda self: None})()
 
 
 # --- a real process --------------------------------------------------------------------

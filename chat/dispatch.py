@@ -1,0 +1,116 @@
+"""How a Socket.IO event reaches its handler: identity, validation, limits, errors as acks.
+
+``connect`` and ``disconnect`` go through Flask-SocketIO (they need the HTTP request: its
+cookie, its address). Every other event is registered directly on python-socketio's server
+by ``init_app``: Flask-SocketIO would build a Flask request context (request object, URL
+matching, a session copy) for each event, which measured as the largest single cost of a
+relayed message (docs/performance.md). These handlers get a plain app context instead, and
+find the connection's identity in its WSGI environ, where ``connect`` put it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from chat import instrument, logs, store
+from chat.extensions import db, socketio
+from chat.payloads import error_ack
+from chat.services import services
+
+log = logging.getLogger(__name__)
+
+OVER_LIMIT_PAUSE_MS = 50
+ERROR_CODES = {"invalid_payload", "unknown_recipient", "too_long", "empty", "rate_limited"}
+# Key of the connection's store.Identity in its WSGI environ (one environ per connection).
+IDENTITY = "chat.identity"
+# event -> python-socketio handler, registered on each new server by init_app.
+_HANDLERS: dict[str, Callable[..., Any]] = {}
+
+
+class Payload(BaseModel):
+    """Base of every event schema: unknown keys are ignored, as old clients may send them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+def identify(environ: dict, me: store.Identity) -> None:
+    """Records ``me`` as who the connection of ``environ`` acts as, for its later events."""
+    environ[IDENTITY] = me
+
+
+def identity(environ: dict | None) -> store.Identity | None:
+    """Who the connection of ``environ`` acts as, or None before an accepted handshake."""
+    return environ.get(IDENTITY) if environ else None
+
+
+def _validation_error(exc: ValidationError) -> dict[str, Any]:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    code = first["type"] if first["type"] in ERROR_CODES else "invalid_payload"
+    where = ".".join(str(part) for part in first["loc"]) or "payload"
+    return error_ack(code, f"{where}: {first['msg']}")
+
+
+def handler(event: str, schema: type[Payload], limit: str | None = None) -> Callable:
+    """Declares ``fn(me, payload, sid)`` for ``event``; validation, limits, errors become acks."""
+
+    def decorator(fn: Callable) -> Callable:
+        def on_event(sid: str, data: object = None, *_extra: object) -> dict[str, Any] | None:
+            environ = socketio.server.get_environ(sid)
+            me = environ.get(IDENTITY) if environ else None
+            if me is None:
+                return error_ack("invalid_payload", "not authenticated")
+            instrument.current.set(me)
+            # An app context (config, extensions, a database session removed at its end),
+            # not Flask-SocketIO's request context: see the module docstring.
+            with environ["flask.app"].app_context():
+                try:
+                    return _run(me, data, sid)
+                except Exception as exc:  # a bug: the client still gets an ack, others go on
+                    db.session.rollback()
+                    return instrument.on_unexpected(exc, event)
+
+        def _run(me: store.Identity, data: object, sid: str) -> dict[str, Any] | None:
+            config = current_app.config
+            try:
+                payload = schema.model_validate(data, context=config)
+            except ValidationError as exc:
+                return _validation_error(exc)
+            if limit is not None:
+                wait = services().limiter.take(
+                    f"{limit}:{me.user_id}",
+                    config[f"{limit.upper()}_RATE"],
+                    config[f"{limit.upper()}_BURST"],
+                )
+                if wait:
+                    # Events run in the socket's reader: pausing it makes a flooding client
+                    # wait on its own connection instead of costing the worker CPU.
+                    socketio.sleep(min(wait, OVER_LIMIT_PAUSE_MS) / 1000)
+                    return error_ack("rate_limited", "too many requests", retryAfterMs=wait)
+            try:
+                # A draining process waits for this before closing the socket.
+                with services().lifecycle.in_flight(sid):
+                    return fn(me, payload, sid)
+            except store.StoreError as exc:
+                return error_ack(exc.code, exc.detail)
+            except SQLAlchemyError:
+                db.session.rollback()
+                log.exception("storage failed", extra=logs.fields("exception", me.user_id, "db"))
+                return error_ack("unavailable", "storage is unavailable; nothing was stored")
+
+        _HANDLERS[event] = instrument.acked(event, on_event)  # counts acks, logs error acks
+        return fn
+
+    return decorator
+
+
+def init_app(app) -> None:
+    """Registers every declared handler on the app's python-socketio server (a new one per
+    ``socketio.init_app``); the handler modules must be imported first."""
+    for event, on_event in _HANDLERS.items():
+        socketio.server.on(event, on_event)

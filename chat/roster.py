@@ -1,0 +1,45 @@
+"""The users list a client first sees (PROTOCOL.md A2.4, B3), bounded whatever the numbers.
+
+At most ``limit`` users, chosen in this order: the user itself, its most recent
+conversations, other online users, then other users by name; listed self first, then by
+name. The store reads the rows, presence says who is online, ``chat.payloads`` shapes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from chat import payloads, store
+
+
+class Presence(Protocol):
+    """What the users list asks of chat.presence."""
+
+    def online(self, user_ids: Iterable[str] | None = None) -> set[str]: ...
+    def some(self, limit: int) -> set[str]: ...
+
+
+def users_list(user_id: str, presence: Presence, page: int, limit: int) -> list[dict[str, Any]]:
+    """The ``users`` event body for ``user_id``; ends the read transaction before returning."""
+    recent = store.contacts(user_id, limit - 1)
+    chosen = [user_id] + [peer for peer, _ in recent if peer != user_id]
+    room = limit - len(chosen)
+    if room > 0:
+        # Ask for more than needed: the sample may hold this user and its contacts.
+        taken = set(chosen)
+        chosen += [u for u in presence.some(room + len(taken)) if u not in taken][:room]
+    listed = store.listing(user_id, chosen, dict(recent), page, limit)
+    # A user listing is online, if not yet counted.
+    online = presence.online([entry.user_id for entry in listed]) | {user_id}
+    return [payloads.listed_user(entry, entry.user_id in online) for entry in listed]
+
+
+def conversation(
+    user_id: str, peer_id: str, presence: Presence, page: int
+) -> dict[str, Any] | None:
+    """One ``users`` entry for a peer outside the capped list, or None if there is no such user."""
+    entry = store.conversation(user_id, peer_id, page)
+    if entry is None:
+        return None
+    return payloads.listed_user(entry, peer_id in presence.online([peer_id]))

@@ -1,0 +1,81 @@
+"""Queries and commits, one module per concern; never touches ``request``, never emits.
+
+``accounts`` (users and sessions), ``messages`` (the write path), ``conversations``
+(history, users lists, read state), ``domain`` (Identity and the refusals). Callers use
+the names re-exported here: ``from chat import store; store.save_message(...)``.
+"""
+
+from chat.store.accounts import (
+    forget_new_user,
+    get_user,
+    hash_token,
+    login,
+    normalize_username,
+    read_receipts_enabled,
+    resume,
+    revoke,
+    search_users,
+    set_password,
+    set_read_receipts,
+    sign_in,
+    touch_last_seen,
+    user_exists,
+    username,
+)
+from chat.store.conversations import (
+    Listed,
+    contact_ids,
+    contacts,
+    conversation,
+    history,
+    listing,
+    mark_read,
+    newest_pages,
+    read_marks_shared_with,
+    rebuild_conversations,
+    unread_with,
+)
+from chat.store.domain import (
+    Identity,
+    InvalidUsername,
+    StoreError,
+    UnknownRecipient,
+    UsernameTaken,
+)
+from chat.store.messages import Saved, save_message
+
+__all__ = [
+    "Identity",
+    "InvalidUsername",
+    "Listed",
+    "Saved",
+    "StoreError",
+    "UnknownRecipient",
+    "UsernameTaken",
+    "contact_ids",
+    "contacts",
+    "conversation",
+    "forget_new_user",
+    "get_user",
+    "hash_token",
+    "history",
+    "listing",
+    "login",
+    "mark_read",
+    "newest_pages",
+    "normalize_username",
+    "read_marks_shared_with",
+    "read_receipts_enabled",
+    "rebuild_conversations",
+    "resume",
+    "revoke",
+    "save_message",
+    "search_users",
+    "set_password",
+    "set_read_receipts",
+    "sign_in",
+    "touch_last_seen",
+    "unread_with",
+    "user_exists",
+    "username",
+]

@@ -1,0 +1,211 @@
+"""Users and their sessions: names, login, resume, revocation, settings, lookups."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from chat.extensions import db
+from chat.models import Session, User, utcnow
+from chat.store.domain import Identity, InvalidUsername, StoreError, UsernameTaken
+
+USERNAME_RE = re.compile(r"[\w.\-]{3,32}")
+# Writing last_used_at on every connect would turn reads into writes; a minute is precise enough.
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+def normalize_username(raw: object) -> tuple[str, str]:
+    """(display name, case-insensitive key) of a requested name, or raises InvalidUsername."""
+    if not isinstance(raw, str):
+        raise InvalidUsername("username must be a string")
+    name = unicodedata.normalize("NFKC", raw).strip()
+    if not USERNAME_RE.fullmatch(name):
+        raise InvalidUsername("3 to 32 letters, digits, '_', '.' or '-'")
+    return name, name.casefold()
+
+
+def hash_token(token: str) -> str:
+    """Sessions are looked up by this digest so a database leak reveals no sessionID."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login(raw_name: object, password: str | None = None) -> tuple[Identity, str]:
+    """The identity of a new or reclaimed name and a new sessionID, committed.
+
+    A new name creates a user (protected by ``password`` when one is given); an existing
+    name is only granted with its password.
+    """
+    me, token = _login(raw_name, password)
+    db.session.commit()
+    return me, token
+
+
+def resume(token: object, idle_days: int) -> Identity | None:
+    """The identity of a live sessionID, else None; an expired session is deleted."""
+    me, wrote = _resume(token, idle_days)
+    if wrote:
+        db.session.commit()
+    return me
+
+
+def sign_in(
+    tokens: Iterable[str | None], raw_name: object, password: str | None, idle_days: int
+) -> tuple[Identity, str]:
+    """The first live session among ``tokens``, else a login as ``raw_name``; flushed, not
+    committed: the caller's next commit keeps it, a rollback undoes it (a name it created
+    included).
+
+    Raises InvalidUsername when no session is live and no name is given.
+    """
+    wrote = False
+    for token in tokens:
+        me, touched = _resume(token, idle_days)
+        wrote |= touched
+        if me is not None:
+            return me, token
+    try:
+        if raw_name is None:
+            raise InvalidUsername("no live session and no username")
+        return _login(raw_name, password)
+    except StoreError:
+        if wrote:  # the expired sessions found on the way stay deleted
+            db.session.commit()
+        raise
+
+
+def _login(raw_name: object, password: str | None) -> tuple[Identity, str]:
+    name, key = normalize_username(raw_name)
+    user = db.session.scalar(select(User).where(User.name_key == key))
+    created = user is None
+    if user is None:
+        user = User(
+            id=secrets.token_hex(8),
+            username=name,
+            name_key=key,
+            password_hash=generate_password_hash(password) if password else None,
+        )
+        db.session.add(user)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            raise UsernameTaken("this username is already in use") from None
+    elif not (
+        password and user.password_hash and check_password_hash(user.password_hash, password)
+    ):
+        raise UsernameTaken("this username is already in use")
+    token = secrets.token_urlsafe(32)  # 256 bits
+    row = Session(token_hash=hash_token(token), user_id=user.id)
+    db.session.add(row)
+    db.session.flush()
+    return Identity(user.id, user.username, row.id, new_user=created), token
+
+
+def _resume(token: object, idle_days: int) -> tuple[Identity | None, bool]:
+    """The identity of a live session (or None) and whether anything awaits a commit."""
+    if not isinstance(token, str) or not token or len(token) > 128:
+        return None, False
+    row = db.session.scalar(select(Session).where(Session.token_hash == hash_token(token)))
+    if row is None:
+        return None, False
+    now = utcnow()
+    if row.last_used_at < now - timedelta(days=idle_days):
+        db.session.delete(row)
+        return None, True
+    user = db.session.get(User, row.user_id)
+    if user is None:
+        return None, False
+    touched = row.last_used_at < now - _TOUCH_EVERY
+    if touched:
+        row.last_used_at = now
+    return Identity(user.id, user.username, row.id), touched
+
+
+def forget_new_user(me: Identity) -> None:
+    """Deletes ``me``'s session and, if its login created the user, the user: the name is free."""
+    db.session.execute(delete(Session).where(Session.id == me.session_id))
+    if me.new_user:
+        db.session.execute(delete(User).where(User.id == me.user_id))
+    db.session.commit()
+
+
+def revoke(session_id: int) -> None:
+    """The session can no longer be resumed."""
+    db.session.execute(delete(Session).where(Session.id == session_id))
+    db.session.commit()
+
+
+def set_password(user_id: str, password: str) -> None:
+    """Protects the username with ``password``: a later login by that name needs it.
+
+    Not reachable from any page yet; the settings form is to offer it.
+    """
+    db.session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(password_hash=generate_password_hash(password))
+    )
+    db.session.commit()
+
+
+def user_exists(user_id: str, active: bool = False) -> bool:
+    """True when ``user_id`` names a user (with ``active``, one not removed)."""
+    user = db.session.get(User, user_id)
+    return user is not None and not (active and user.deleted_at is not None)
+
+
+def username(user_id: str) -> str | None:
+    """The user's name, or None if there is no such user."""
+    return db.session.scalar(select(User.username).where(User.id == user_id))
+
+
+def get_user(user_id: str) -> User | None:
+    """The user named by ``user_id``, or None."""
+    return db.session.get(User, user_id)
+
+
+def set_read_receipts(user_id: str, enabled: bool) -> None:
+    """Stores whether the user's reads are shown to their peers."""
+    db.session.execute(update(User).where(User.id == user_id).values(read_receipts=enabled))
+    db.session.commit()
+
+
+def read_receipts_enabled(user_id: str) -> bool:
+    """Whether the user shares read receipts with their peers."""
+    user = db.session.get(User, user_id)
+    return bool(user and user.read_receipts)
+
+
+def search_users(prefix: str, limit: int) -> list[tuple[str, str, datetime | None]]:
+    """(userID, username, last seen) of users whose name starts with ``prefix``
+    (case-insensitive, as names are unique), by name, at most ``limit``."""
+    key = unicodedata.normalize("NFKC", prefix).strip().casefold()
+    if not key or len(key) > 32:
+        return []
+    # Removed users keep their rows for their peers' history but cannot be found.
+    query = select(User.id, User.username, User.last_seen).where(User.deleted_at.is_(None))
+    if db.engine.dialect.name == "postgresql":
+        # Uses ix_users_name_prefix (pattern ops) whatever the collation.
+        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(User.name_key.like(escaped + "%", escape="\\"))
+    else:
+        # SQLite compares by code point here: a range scan of the unique index.
+        query = query.where(User.name_key >= key, User.name_key < key + "\U0010ffff")
+    rows = db.session.execute(query.order_by(User.name_key).limit(limit))
+    return [(uid, name, seen) for uid, name, seen in rows]
+
+
+def touch_last_seen(user_id: str) -> datetime:
+    """Records now as the user's last seen time and returns it."""
+    now = utcnow()
+    db.session.execute(update(User).where(User.id == user_id).values(last_seen=now))
+    db.session.commit()
+    return now
