@@ -148,9 +148,11 @@ def on_worker_start(worker: Any) -> None:
     app = worker.wsgi
     if not isinstance(app, Flask):
         return  # gunicorn's error app after a failed import
+    from chat.attachments import start_housekeeping
     from chat.events import start_presence
 
     start_presence(app)
+    start_housekeeping(app, socketio.start_background_task, socketio.sleep)
     state: Lifecycle = app.extensions["chat.lifecycle"]
 
     def pre_start_hook(_server: Any, handler: Any) -> bool:
