@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from chat import attachments, store
@@ -30,7 +30,7 @@ class Person:
 
     def upload(self, data: bytes, name: str = "file.bin", **headers: str):
         """POSTs ``data`` as the part ``file`` and returns the response."""
-        boundary, body = multipart({"file": (io.BytesIO(data), name)})
+        boundary, body = multipart({"file": FileStorage(io.BytesIO(data), name)})
         return self.client.post(
             "/api/attachments",
             data=body,
