@@ -178,8 +178,10 @@ def content_disposition(kind: str, name: str) -> str:
     never reach the header; a non-ASCII name travels percent-encoded as ``filename*``.
     """
     cleaned = _UNSAFE.sub("_", unicodedata.normalize("NFC", name)).strip(" .") or "file"
-    fallback = unicodedata.normalize("NFKD", cleaned).encode("ascii", "ignore").decode()
-    fallback = re.sub(r"[^\x20-\x7e]", "_", fallback).strip(" .") or "file"
+    fallback = "".join(
+        c if " " <= c <= "~" else "" if unicodedata.combining(c) else "_"
+        for c in unicodedata.normalize("NFKD", cleaned)
+    )
     header = f'{kind}; filename="{fallback}"'
     if fallback != cleaned:
         header += "; filename*=UTF-8''" + quote(cleaned, safe="")

@@ -132,7 +132,7 @@ def content_for(sender_id: str, ids: list[str]) -> str:
             Attachment.message_id.is_(None),
         )
     )
-    names = dict(rows.tuples())
+    names = {attachment_id: name for attachment_id, name in rows}
     return ", ".join(names[i] for i in ids if i in names)
 
 
