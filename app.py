@@ -11,6 +11,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Builds the app: config, extensions, services, Socket.IO handlers, pages and headers."""
     from chat import (
         api,
+        attachment_views,
         cli,
         config,
         instrument,
@@ -55,6 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
+    attachment_views.init_app(app)
     security.init_app(app, max_event_bytes=config.max_buffer_size(app.config))
     cli.init_app(app)
     logs.init_app(app)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, func, or_, select
 
+from chat import attachments
 from chat.extensions import db
 from chat.models import Message, ReadState, Session, User, utcnow
 
@@ -80,7 +81,7 @@ def revoke_sessions(user_id: str) -> int:
 
 
 def remove_user(user_id: str) -> int:
-    """Turns the user into a tombstone: sessions and read marks gone, messages kept.
+    """Turns the user into a tombstone: sessions, read marks and uploads gone, messages kept.
 
     Its messages stay in its peers' conversations under the name "deleted user"; the
     username is free again. Returns the number of sessions removed.
@@ -92,6 +93,7 @@ def remove_user(user_id: str) -> int:
         raise AdminError(f"user {user_id} was already removed")
     removed = db.session.execute(delete(Session).where(Session.user_id == user_id)).rowcount
     db.session.execute(delete(ReadState).where(ReadState.user_id == user_id))
+    attachments.remove_for_user(user_id)
     user.username = DELETED_NAME
     user.name_key = DELETED_KEY.format(user.id)
     user.password_hash = None
@@ -131,7 +133,8 @@ def count_older(days: int) -> int:
 
 
 def purge_messages(days: int, batch: int = 5000) -> tuple[int, int]:
-    """Deletes messages older than ``days`` in short transactions; returns (messages, users).
+    """Deletes messages older than ``days`` and their attachments in short transactions;
+    returns (messages, users).
 
     Removed users left without any message are then deleted for good.
     """
@@ -150,6 +153,7 @@ def purge_messages(days: int, batch: int = 5000) -> tuple[int, int]:
         )
         if not ids:
             break
+        attachments.remove_for_messages(ids)
         db.session.execute(delete(Message).where(Message.id.in_(ids)))
         db.session.commit()
         purged += len(ids)

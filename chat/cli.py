@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from chat import admin, payloads
+from chat import admin, attachments, payloads
 from chat.extensions import socketio
 from chat.logs import fields
 from chat.services import services
@@ -178,7 +178,24 @@ def purge_messages(days: int | None, dry_run: bool) -> None:
     click.echo(f"purged {purged} messages older than {days} days; {users} removed users dropped")
 
 
+@click.command("purge-attachments")
+@with_appcontext
+def purge_attachments() -> None:
+    """Deletes uploads never sent that are older than ATTACHMENT_UNSENT_TTL_S (a day)."""
+    ttl = timedelta(seconds=float(current_app.config["ATTACHMENT_UNSENT_TTL_S"]))
+    removed = attachments.purge_unsent(ttl)
+    _audit("purge_attachments", None, detail=f"attachments={removed}")
+    click.echo(f"removed {removed} unsent attachments")
+
+
 def init_app(app: Flask) -> None:
     """Registers the admin commands on ``app``'s CLI."""
-    for command in (list_users, revoke_sessions, remove_user, export_conversation, purge_messages):
+    for command in (
+        list_users,
+        revoke_sessions,
+        remove_user,
+        export_conversation,
+        purge_messages,
+        purge_attachments,
+    ):
         app.cli.add_command(command)

@@ -45,6 +45,16 @@ DEFAULTS: dict[str, object] = {
     "DB_TIMEOUT_S": 5.0,
     # How long any Redis command (connect, answer, a free pooled connection) may take.
     "REDIS_TIMEOUT_S": 2.0,
+    # Attachments (docs/attachments.md): bytes per file, per user (sent and unsent), pixels
+    # per image frame (a decompression bomb's guard), uploads per second and burst, how long
+    # an upload never sent is kept, and how often each process sweeps those.
+    "MAX_ATTACHMENT_BYTES": 10 * 1024 * 1024,
+    "ATTACHMENT_QUOTA_BYTES": 500 * 1024 * 1024,
+    "ATTACHMENT_MAX_PIXELS": 40_000_000,
+    "UPLOAD_RATE": 0.5,
+    "UPLOAD_BURST": 20,
+    "ATTACHMENT_UNSENT_TTL_S": 86400.0,
+    "ATTACHMENT_SWEEP_S": 3600.0,
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).
     "TRUSTED_PROXIES": 0,
 }

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask
 
+from chat.attachments import start_housekeeping
 from chat.events import start_presence
 from chat.extensions import socketio
 from chat.services import services
@@ -74,6 +75,7 @@ def on_worker_start(worker: Any) -> None:
     if not isinstance(app, Flask):
         return  # gunicorn's error app after a failed import
     start_presence(app)
+    start_housekeeping(app, socketio.start_background_task, socketio.sleep)
     state = services(app).lifecycle
 
     def pre_start_hook(_server: Any, handler: Any) -> bool:

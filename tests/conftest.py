@@ -18,7 +18,7 @@ from tests.helpers import SocketClient, Tab, drop_pg_databases, pg_database
 from tests.servers import Server, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("read_state", "messages", "sessions", "users")
+TABLES = ("attachment_chunks", "attachments", "read_state", "messages", "sessions", "users")
 
 BASE_CONFIG = {
     "TESTING": True,
