@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from chat import store
 from chat.extensions import db
-from tests.helpers import open_tab
+from tests.support.inprocess import open_tab
 
 
 def names(tab):

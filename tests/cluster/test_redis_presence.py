@@ -18,8 +18,8 @@ import redis
 from flask import Flask, current_app
 
 from chat.presence import RECONCILE_EVERY, RedisPresence
-from tests.cluster.conftest import REDIS_URL
-from tests.servers import free_port
+from deploy.launch import free_port
+from tests.support.shared_redis import REDIS_URL
 
 
 def process(prefix: str, url: str = REDIS_URL, **timing: float) -> RedisPresence:

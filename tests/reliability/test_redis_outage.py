@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from tests.faults import wait_until
-from tests.reliability.conftest import GENEROUS, redis_env
-from tests.servers import migrate
+from deploy.launch import migrate
+from tests.support.environments import GENEROUS, redis_env
+from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore::ResourceWarning")]
 
