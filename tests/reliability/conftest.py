@@ -57,9 +57,9 @@ def peers(start_server) -> Iterator[Callable[..., Peer]]:
     """
     opened: list[Peer] = []
 
-    def open_peer(url: str, **auth) -> Peer:
-        # Over WebSocket, and quick to come back after the kills and outages of these tests.
-        peer = Peer(url, ["websocket"], reconnect=True, delays=(0.1, 0.5, 0), **auth)
+    def open_peer(url: str, transports: list[str] | None = None, **auth) -> Peer:
+        # WebSocket unless asked, and quick to come back after the kills and outages here.
+        peer = Peer(url, transports or ["websocket"], reconnect=True, delays=(0.1, 0.5, 0), **auth)
         opened.append(peer)
         peer.wait_for("users")
         return peer
