@@ -24,8 +24,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import drop_pg_databases, pg_database  # noqa: E402
-from tests.servers import Server, migrate  # noqa: E402
+from deploy.databases import drop_pg_databases, pg_database  # noqa: E402
+from deploy.launch import Server, migrate  # noqa: E402
 
 MB = 1024 * 1024
 LIMITS = {"UPLOAD_RATE": "1000", "UPLOAD_BURST": "1000", "ATTACHMENT_QUOTA_BYTES": str(10**10)}

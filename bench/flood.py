@@ -1,6 +1,6 @@
 """Does one user's flood slow everyone else? Latency of a quiet pair, with and without a flood.
 
-Starts a real server (tests.servers.Server: gunicorn, gevent-websocket worker, SQLite in a
+Starts a real server (deploy/launch.py's Server: gunicorn, gevent-websocket worker, SQLite in a
 temporary directory) per scenario. A pair of users (carol -> dave) exchanges acked messages
 at a steady rate and the time from carol's emit to dave's receipt is measured; meanwhile
 mallory sends as fast as one client can, without waiting for acks, to bob.
@@ -27,7 +27,7 @@ import socketio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import Server, migrate  # noqa: E402
+from deploy.launch import Server, migrate  # noqa: E402
 
 UNLIMITED = {"SEND_RATE": "1000000", "SEND_BURST": "1000000"}
 

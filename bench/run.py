@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.seed import SEEDS, seed  # noqa: E402
-from tests.helpers import PG_URL, drop_pg_databases, pg_database  # noqa: E402
-from tests.servers import Server, migrate  # noqa: E402
+from deploy.databases import PG_URL, drop_pg_databases, pg_database  # noqa: E402
+from deploy.launch import Server, migrate  # noqa: E402
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
@@ -108,24 +108,6 @@ def memory_kb(pid: int) -> dict[str, int]:
         if key in ("VmRSS", "VmHWM"):
             out[key] = int(value.split()[0])
     return out
-
-
-def start_server(srv: Server, timeout: float = 30) -> Server:
-    """Starts ``srv``; a busy machine may answer the first health checks slowly."""
-    import requests
-
-    try:
-        return srv.start(timeout=timeout)
-    except requests.Timeout:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(srv.url + "/healthz", timeout=5).status_code == 200:
-                    return srv
-            except requests.RequestException:
-                time.sleep(0.2)  # a starting process: there is no event to wait on
-        srv.stop()
-        raise
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -219,7 +201,8 @@ class Run:
         servers = []
         for i in range(procs):
             srv = Server(env, log_path=self.logs / f"{label}-{i}.log")
-            servers.append(start_server(srv))
+            # A busy machine may answer the first health checks slowly.
+            servers.append(srv.start(timeout=30, probe_timeout=5))
         return servers
 
     def stop(self, servers: list[Server]) -> None:

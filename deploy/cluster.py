@@ -21,15 +21,16 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from chat import config as chat_config  # noqa: E402  (run as a script from anywhere)
+# Run as a script from anywhere: the imports follow the path above.
+from chat import config as chat_config  # noqa: E402
+from deploy import launch  # noqa: E402
+from deploy.databases import create_database  # noqa: E402
+from deploy.launch import alive, answers  # noqa: E402
 
-BIN = Path(sys.executable).parent
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 DEFAULT_ENV = {
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/chat",
@@ -87,32 +88,9 @@ def prepare_nginx(ports: list[int], listen: int, run_dir: Path, host: str) -> li
     return [nginx_binary(), "-p", str(run_dir), "-c", str(conf), "-e", error_log]
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie left by a parent that is gone does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-
-
-def answers(url: str) -> bool:
-    """Whether ``url`` answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def wait(check, timeout: float) -> bool:
     """Polls ``check`` (a process starting or stopping has no event to wait on)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
+    return launch.poll(check, timeout)
 
 
 def must(done: bool, what: str) -> None:
@@ -147,23 +125,8 @@ class Cluster:
 
     def start_process(self, port: int) -> int:
         """Starts one gunicorn process on ``port``; returns the master's pid."""
-        host = self.state["host"]
-        with open(self.run_dir / f"chat-{port}.log", "ab") as out:
-            proc = subprocess.Popen(
-                [
-                    str(BIN / "gunicorn"),
-                    "-c",
-                    str(ROOT / "deploy" / "gunicorn.conf.py"),
-                    "-b",
-                    f"{host}:{port}",
-                    "app:create_app()",
-                ],
-                cwd=ROOT,
-                env=self.env(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C in this terminal must not reach it
-            )
+        command = launch.gunicorn_command(f"{self.state['host']}:{port}")
+        proc = launch.spawn(command, self.env(), self.run_dir / f"chat-{port}.log")
         proc.returncode = 0  # detached on purpose: nobody will wait() for it here
         return proc.pid
 
@@ -176,11 +139,8 @@ class Cluster:
         """SIGTERM (a graceful drain), SIGKILL if it overstays; returns the seconds it took."""
         pid = self.state["pids"][str(port)]
         started = time.monotonic()
-        if alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            if not wait(lambda: not alive(pid), timeout):
-                log(f"process on :{port} overstayed its drain: SIGKILL")
-                os.killpg(pid, signal.SIGKILL)
+        if not launch.stop(pid, timeout):
+            log(f"process on :{port} overstayed its drain: SIGKILL")
         return time.monotonic() - started
 
     def up(self, processes: int, port: int, host: str) -> None:
@@ -205,6 +165,8 @@ class Cluster:
             self.down()
             if isinstance(exc, subprocess.CalledProcessError):
                 raise SystemExit(f"cluster: {exc.cmd[0]} failed, see above") from None
+            if isinstance(exc, RuntimeError):  # the migration, with its output
+                raise SystemExit(f"cluster: {exc}") from None
             raise
         first, last = ports[0], ports[-1]
         log(f"{processes} processes on {host}:{first}..{last}, nginx on http://{host}:{port}")
@@ -213,10 +175,9 @@ class Cluster:
     def _start_all(self) -> None:
         host, port, ports = self.state["host"], self.state["port"], self.state["ports"]
         env = self.env()
-        create_database(env["DATABASE_URL"])
-        subprocess.run(
-            [str(BIN / "flask"), "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True
-        )
+        if create_database(env["DATABASE_URL"]):
+            log("created the database")
+        launch.migrate(env)
         for p in ports:
             self.state["pids"][str(p)] = self.start_process(p)
             self.save()
@@ -269,21 +230,6 @@ class Cluster:
             self.stop_process(int(port))
         self.state_file.unlink(missing_ok=True)
         log("stopped")
-
-
-def create_database(url: str) -> None:
-    """Creates the PostgreSQL database named by ``url`` when it does not exist yet."""
-    if not url.startswith(("postgres://", "postgresql://")):
-        return
-    import psycopg
-
-    base, name = url.rsplit("/", 1)
-    name = name.split("?", 1)[0]
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-            log(f"created database {name}")
 
 
 def main(argv: list[str] | None = None) -> int:

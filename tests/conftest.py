@@ -14,22 +14,13 @@ from sqlalchemy import text
 from app import create_app
 from chat.extensions import db, socketio
 from chat.services import services
-from tests.helpers import SocketClient, Tab, drop_pg_databases, pg_database
-from tests.servers import Server, migrate
+from deploy.databases import drop_pg_databases, pg_database
+from deploy.launch import ROOT, Server, migrate
+from tests.support.environments import BASE_CONFIG
+from tests.support.faults import RedisProcess
+from tests.support.inprocess import SocketClient, Tab
 
-ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("attachment_chunks", "attachments", "read_state", "messages", "sessions", "users")
-
-BASE_CONFIG = {
-    "TESTING": True,
-    "SECRET_KEY": "test-secret",
-    "REDIS_URL": None,
-    # Generous limits: the rate-limit tests lower them for themselves.
-    "CONNECT_BURST": 10_000,
-    "SEND_BURST": 10_000,
-    "FETCH_BURST": 10_000,
-    "TYPING_BURST": 10_000,
-}
 
 
 def _migrate(uri: str, instance: Path) -> None:
@@ -152,3 +143,11 @@ def servers(tmp_path) -> Iterator[Callable[..., Server]]:
     yield start
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisProcess]:
+    """A redis-server only this test uses (the shared one is never stopped), killed after."""
+    process = RedisProcess().start()
+    yield process
+    process.kill()

@@ -9,7 +9,7 @@ from sqlalchemy import event
 from chat import roster, store
 from chat.extensions import db
 from chat.services import services
-from tests.helpers import open_tab
+from tests.support.inprocess import open_tab
 
 
 def names(tab):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import open_tab
+from tests.support.inprocess import open_tab
 
 
 def send_many(sender, to, n, prefix="m"):

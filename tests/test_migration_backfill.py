@@ -12,8 +12,9 @@ from app import create_app
 from chat import store
 from chat.extensions import db
 from chat.services import services
-from tests.conftest import BASE_CONFIG, ROOT
-from tests.helpers import pg_database
+from deploy.databases import pg_database
+from deploy.launch import ROOT
+from tests.support.environments import BASE_CONFIG
 
 BEFORE = "2d2f7afd5d49"  # the revision before 1f50f1e29c60
 

@@ -9,23 +9,8 @@ import pytest
 
 from chat.extensions import socketio
 from chat.relative_time import ago, utc
-from tests.helpers import SocketClient
-
-
-def first(client, event):
-    return next(p for p in client.get_received() if p["name"] == event)["args"][0]
-
-
-def csrf_token(html: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-
-
-def login(client, username, password=""):
-    page = client.get("/").get_data(as_text=True)
-    return client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": csrf_token(page)},
-    )
+from tests.support.inprocess import SocketClient
+from tests.support.pages import csrf_token, first, login
 
 
 def test_login_page_has_a_labelled_username_field(client):

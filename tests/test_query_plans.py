@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event
 
 from chat.extensions import db
-from tests.helpers import open_tab
+from tests.support.inprocess import open_tab
 
 TABLES = ("messages", "read_state", "users", "sessions")
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.helpers import open_tab
+from tests.support.inprocess import open_tab
 
 
 def csrf_token(html: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from chat.extensions import socketio
-from tests.helpers import SocketClient, Tab
-from tests.test_pages import csrf_token, login
+from tests.support.inprocess import SocketClient, Tab
+from tests.support.pages import csrf_token, login
 
 
 def tab_of(app, client) -> Tab:

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from chat.extensions import socketio
-from tests.helpers import SocketClient
-from tests.test_pages import first, login
+from tests.support.inprocess import SocketClient
+from tests.support.pages import first, login
 
 
 def logged_in(app, name):

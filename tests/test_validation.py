@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from chat.extensions import db
 from chat.models import Message
-from tests.helpers import open_tab
+from tests.support.inprocess import open_tab
 
 TO = object()  # replaced by bob's userID
 

@@ -2,57 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
-import redis
 
-from tests.helpers import pg_database
-from tests.servers import Server, migrate
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def unique_prefix() -> str:
-    """A Redis prefix nobody else uses: keys and the message-queue channel stay private."""
-    return f"test:{uuid4().hex}:"
-
-
-def forget(prefix: str, url: str = REDIS_URL) -> None:
-    """Deletes the keys under ``prefix``, and only those: other suites share this Redis."""
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-def name(stem: str) -> str:
-    """A username no other test of this run has taken."""
-    return f"{stem}_{uuid4().hex[:8]}"
-
-
-def cluster_env(database_url: str, prefix: str, **extra: object) -> dict[str, str]:
-    """The environment of every process of one test cluster."""
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
-        "REDIS_PREFIX": prefix,
-        # Small presence timings so that a ghost is purged in a few seconds, not twenty.
-        "PRESENCE_HEARTBEAT_S": "0.5",
-        "PRESENCE_TTL_S": "2",
-        "CONNECT_BURST": "10000",
-        "SEND_BURST": "10000",
-        "FETCH_BURST": "10000",
-    }
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+from deploy.databases import pg_database
+from deploy.launch import Server, migrate
+from tests.support.environments import cluster_env
+from tests.support.shared_redis import forget, unique_prefix
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ import time
 import pytest
 
 from chat.services import services
-from tests.cluster.conftest import cluster_env, forget, name, unique_prefix
-from tests.cluster.peers import Peer
-from tests.servers import Remote, Server
+from deploy.launch import Server
+from tests.support.environments import cluster_env, name
+from tests.support.peer import Peer
+from tests.support.shared_redis import forget, unique_prefix
 
 
 def handshake(client) -> str:
@@ -45,7 +46,7 @@ def test_sigterm_hands_users_over_and_announces_only_those_who_do_not_come_back(
     env = cluster_env(cluster_db, prefix, PRESENCE_DRAIN_GRACE_S=1.5)
     leaving = Server(env, log_path=tmp_path / "leaving.log").start()
     staying = Server(env, log_path=tmp_path / "staying.log").start()
-    tabs: list[Remote] = []
+    tabs: list[Peer] = []
     try:
         watcher = Peer(staying.url, username=name("watch"))
         tabs.append(watcher)
@@ -55,7 +56,7 @@ def test_sigterm_hands_users_over_and_announces_only_those_who_do_not_come_back(
             lambda: where["url"], transports=["websocket"], reconnect=True, username=name("back")
         )
         where["url"] = staying.url
-        gone = Remote(leaving.url, transports=["polling"], username=name("gone"))
+        gone = Peer(leaving.url, transports=["polling"], username=name("gone"))
         tabs += [back, gone]
         for tab in (back, gone):
             watcher.wait_for("user connected", lambda u, t=tab: u["userID"] == t.user_id)
@@ -71,7 +72,7 @@ def test_sigterm_hands_users_over_and_announces_only_those_who_do_not_come_back(
         watcher.wait_for("user disconnected", lambda u: u == gone.user_id)
         offline_s = watcher.arrival("user disconnected", gone.user_id) - terminated
         assert offline_s >= 1.5  # held back by the grace period, not announced at once
-        marker = Remote(staying.url, username=name("mark"))
+        marker = Peer(staying.url, username=name("mark"))
         marker.close()
         watcher.wait_for("user disconnected", lambda u: u == marker.user_id)
         assert back.user_id not in watcher.received("user disconnected")

@@ -12,9 +12,11 @@ import redis
 import requests
 
 from deploy.cluster import prepare_nginx
-from tests.cluster.conftest import REDIS_URL, name
-from tests.cluster.peers import wait_until
-from tests.servers import Remote, free_port
+from deploy.launch import free_port
+from tests.support.environments import name
+from tests.support.peer import Peer
+from tests.support.polling import wait_until
+from tests.support.shared_redis import REDIS_URL
 
 pytestmark = pytest.mark.server
 
@@ -76,9 +78,9 @@ def process_of(prefix: str, sid: str) -> str:
 def test_default_transports_start_on_polling_and_upgrade_through_nginx(nginx, pair):
     # Default transports: a polling handshake, then the WebSocket upgrade of that session;
     # without stickiness the upgrade would reach a process that does not hold the session.
-    alice = Remote(nginx.url, username=name("alice"))
-    bob = Remote(pair.one.url, transports=["websocket"], username=name("bob"))
-    carol = Remote(pair.two.url, transports=["websocket"], username=name("carol"))
+    alice = Peer(nginx.url, username=name("alice"))
+    bob = Peer(pair.one.url, transports=["websocket"], username=name("bob"))
+    carol = Peer(pair.two.url, transports=["websocket"], username=name("carol"))
     try:
         assert alice.sio.transport() == "websocket"
         eio_sid = alice.sio.eio.sid
@@ -102,8 +104,8 @@ def test_default_transports_start_on_polling_and_upgrade_through_nginx(nginx, pa
 def test_long_polling_sessions_stick_to_one_process(nginx, pair):
     # Every send is a POST and every ack arrives on a GET: dozens of requests per session,
     # each of which must reach the process holding it.
-    dave = Remote(nginx.url, transports=["polling"], username=name("dave"))
-    erin = Remote(nginx.url, transports=["polling"], username=name("erin"))
+    dave = Peer(nginx.url, transports=["polling"], username=name("dave"))
+    erin = Peer(nginx.url, transports=["polling"], username=name("erin"))
     try:
         assert dave.sio.transport() == "polling"
         for i in range(15):
@@ -124,7 +126,7 @@ def test_long_polling_sessions_stick_to_one_process(nginx, pair):
 
 def test_a_process_answers_503_for_a_session_it_does_not_hold(pair):
     # What lets nginx find a session on the next process instead of failing it.
-    frank = Remote(pair.one.url, transports=["polling"], username=name("frank"))
+    frank = Peer(pair.one.url, transports=["polling"], username=name("frank"))
     try:
         eio_sid = frank.sio.eio.sid
         query = {"EIO": "4", "transport": "polling", "sid": eio_sid}

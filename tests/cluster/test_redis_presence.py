@@ -19,8 +19,8 @@ from flask import Flask, current_app
 
 from chat.presence_redis import RECONCILE_EVERY, RedisPresence
 from chat.redisclient import connect
-from tests.cluster.conftest import REDIS_URL
-from tests.servers import free_port
+from deploy.launch import free_port
+from tests.support.shared_redis import REDIS_URL
 
 
 def process(prefix: str, url: str = REDIS_URL, **timing: float) -> RedisPresence:

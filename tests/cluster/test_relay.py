@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cluster.conftest import name
-from tests.servers import Remote
+from tests.support.environments import name
+from tests.support.peer import Peer
 
 pytestmark = pytest.mark.server
 
 
 def test_messages_cross_both_ways_and_echo_to_the_senders_other_tab(pair):
-    bob = Remote(pair.two.url, transports=["polling"], username=name("bob"))
-    alice = Remote(pair.one.url, transports=["websocket"], username=name("alice"))
-    alice2 = Remote(pair.two.url, transports=["websocket"], sessionID=alice.session_id)
+    bob = Peer(pair.two.url, transports=["polling"], username=name("bob"))
+    alice = Peer(pair.one.url, transports=["websocket"], username=name("alice"))
+    alice2 = Peer(pair.two.url, transports=["websocket"], sessionID=alice.session_id)
     try:
         sent = alice.send(bob.user_id, "from process one")
         assert sent["ok"] is True
@@ -38,10 +38,10 @@ def test_messages_cross_both_ways_and_echo_to_the_senders_other_tab(pair):
 
 
 def test_a_connection_on_one_process_is_announced_on_the_other(pair):
-    watcher = Remote(pair.one.url, username=name("watch"))
+    watcher = Peer(pair.one.url, username=name("watch"))
     try:
         carol_name = name("carol")
-        carol = Remote(pair.two.url, transports=["polling"], username=carol_name)
+        carol = Peer(pair.two.url, transports=["polling"], username=carol_name)
         announced = watcher.wait_for("user connected", lambda u: u["userID"] == carol.user_id)
         assert announced == {
             "userID": carol.user_id,
@@ -56,9 +56,9 @@ def test_a_connection_on_one_process_is_announced_on_the_other(pair):
 
 
 def test_a_session_resumes_on_the_other_process(pair):
-    dave = Remote(pair.one.url, transports=["websocket"], username=name("dave"))
+    dave = Peer(pair.one.url, transports=["websocket"], username=name("dave"))
     dave.close()
-    back = Remote(pair.two.url, transports=["polling"], sessionID=dave.session_id)
+    back = Peer(pair.two.url, transports=["polling"], sessionID=dave.session_id)
     try:
         assert back.user_id == dave.user_id
         assert back.session["sessionID"] == dave.session_id
@@ -69,13 +69,13 @@ def test_a_session_resumes_on_the_other_process(pair):
 
 
 def test_a_message_to_an_offline_user_is_delivered_on_the_other_process(pair):
-    erin = Remote(pair.two.url, username=name("erin"))
+    erin = Peer(pair.two.url, username=name("erin"))
     erin.close()
-    frank = Remote(pair.one.url, transports=["websocket"], username=name("frank"))
+    frank = Peer(pair.one.url, transports=["websocket"], username=name("frank"))
     try:
         sent = frank.send(erin.user_id, "while you were away")
         assert sent["ok"] is True
-        back = Remote(pair.two.url, transports=["websocket"], sessionID=erin.session_id)
+        back = Peer(pair.two.url, transports=["websocket"], sessionID=erin.session_id)
         try:
             users = {u["userID"]: u for u in back.wait_for("users")}
             waiting = users[frank.user_id]

@@ -13,9 +13,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.cluster.conftest import cluster_env, forget, name, unique_prefix
-from tests.cluster.peers import Peer, Sender, wait_until
-from tests.servers import ROOT, Remote, Server, free_port
+from deploy.launch import ROOT, Server, free_port
+from tests.support.environments import cluster_env, name
+from tests.support.peer import Peer
+from tests.support.polling import wait_until
+from tests.support.sender import Sender
+from tests.support.shared_redis import forget, unique_prefix
 
 pytestmark = pytest.mark.server
 
@@ -56,12 +59,12 @@ def test_rolling_restart_loses_no_message_and_flaps_nobody(cluster_db, tmp_path)
     outside = Server(env, log_path=tmp_path / "outside.log")
     peers: list[Peer] = []
     senders: list[Sender] = []
-    tabs: list[Remote] = []
+    tabs: list[Peer] = []
     try:
         up = cluster(run_dir, env, "up", "--port", str(port), "-n", "2")
         assert up.returncode == 0, up.stderr
         outside.start()
-        watcher = Remote(outside.url, username=name("watch"))
+        watcher = Peer(outside.url, username=name("watch"))
         tabs.append(watcher)
         url = f"http://127.0.0.1:{port}"
         peers = [Peer(url, reconnect=True, username=name("user")) for _ in range(4)]
@@ -107,12 +110,12 @@ def test_rolling_restart_loses_no_message_and_flaps_nobody(cluster_db, tmp_path)
         assert all(acked[i]["content"] == content for i, _cid, content in rows)
 
         # Nobody was seen going offline, and everybody is online at the end.
-        marker = Remote(outside.url, username=name("mark"))
+        marker = Peer(outside.url, username=name("mark"))
         marker.close()
         watcher.wait_for("user disconnected", lambda u: u == marker.user_id)
         ids = {p.user_id for p in peers}
         assert ids.isdisjoint(watcher.received("user disconnected"))
-        late = Remote(outside.url, username=name("late"))
+        late = Peer(outside.url, username=name("late"))
         listed = {u["userID"]: u["connected"] for u in late.wait_for("users")}
         late.close()
         assert all(listed[i] for i in ids)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from tests.e2e.conftest import ARGS, CHROMIUM, Person, connected, message
-from tests.servers import ROOT, Remote, Server, migrate
+from deploy.launch import ROOT, Server, migrate
+from tests.support.browser import ARGS, CHROMIUM, Person, connected, message
+from tests.support.peer import Peer
 
 DOCS = ROOT / "docs"
 
@@ -20,7 +21,7 @@ def main() -> None:
     server = Server(env).start()
     try:
         for name in ("grace", "linus"):  # people who were here earlier
-            Remote(server.url, transports=["websocket"], username=name).close()
+            Peer(server.url, transports=["websocket"], username=name).close()
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             desk = {"viewport": {"width": 1100, "height": 640}}

@@ -6,7 +6,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import message, shot, unique, user_link
+from tests.support.browser import message, shot, unique, user_link
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import (
+from deploy.launch import Server, migrate
+from tests.support.browser import (
     HISTORY_PAGE,
     connected,
     message,
@@ -20,7 +21,7 @@ from tests.e2e.conftest import (
     unique,
     user_link,
 )
-from tests.servers import Remote, Server, migrate
+from tests.support.peer import Peer
 
 pytestmark = pytest.mark.e2e
 
@@ -202,7 +203,7 @@ def test_unread_counts_and_the_page_survive_a_server_restart(people, tmp_path):
 
 def test_load_older_keeps_the_view_still(people, server):
     name = unique("alice")
-    seeder = Remote(server.url, transports=["websocket"], username=name, password="long enough")
+    seeder = Peer(server.url, transports=["websocket"], username=name, password="long enough")
     bob = people("bob").login(unique("bob"))
     total = 2 * HISTORY_PAGE + 5
     for i in range(total):

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import connected, unique, user_link
+from tests.support.browser import connected, unique, user_link
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import message, unique, user_link
-from tests.servers import Remote
+from tests.support.browser import message, unique, user_link
+from tests.support.peer import Peer
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ SERVER_ENV = {"USERS_LIST_LIMIT": "2"}
 
 
 def test_search_finds_someone_outside_the_list_who_then_appears_for_the_other(people, server):
-    filler = Remote(server.url, transports=["websocket"], username=unique("aaa"))
+    filler = Peer(server.url, transports=["websocket"], username=unique("aaa"))
     filler.close()
     filler_name = filler.wait_for("users")[0]["username"]
     amy = people("amy").login(unique("amy"))

@@ -13,9 +13,11 @@ from sqlalchemy import select, update
 from chat import store
 from chat.extensions import db
 from chat.models import Message, ReadState, Session, User, utcnow
-from tests.helpers import open_tab
-from tests.ops.conftest import flask_cli, sqlite_env, unique_prefix
-from tests.servers import Remote
+from tests.support.commands import flask_cli
+from tests.support.environments import sqlite_env
+from tests.support.inprocess import open_tab
+from tests.support.peer import Peer
+from tests.support.shared_redis import unique_prefix
 
 
 def run(app, *args: str, ok: bool = True):
@@ -212,7 +214,7 @@ def test_purge_drops_removed_users_left_without_messages(app):
 # --- a real server and a separate CLI process -------------------------------------------
 
 
-def _watch_disconnect(remote: Remote) -> threading.Event:
+def _watch_disconnect(remote: Peer) -> threading.Event:
     closed = threading.Event()
     remote.sio.on("disconnect", lambda *_: closed.set())
     return closed
@@ -223,10 +225,10 @@ def test_cli_closes_the_sockets_of_a_running_cluster(tmp_path, servers, private_
     env = sqlite_env(tmp_path, REDIS_URL=private_redis.url, REDIS_PREFIX=unique_prefix())
     a = servers(env, name="a")
     b = servers(env, name="b", do_migrate=False)
-    alice = Remote(a.url, transports=["websocket"], username="alice")
-    alice2 = Remote(b.url, sessionID=alice.session_id)  # another tab, another process
-    bob = Remote(b.url, transports=["websocket"], username="bob")
-    carol = Remote(a.url, transports=["websocket"], username="carol")
+    alice = Peer(a.url, transports=["websocket"], username="alice")
+    alice2 = Peer(b.url, sessionID=alice.session_id)  # another tab, another process
+    bob = Peer(b.url, transports=["websocket"], username="bob")
+    carol = Peer(a.url, transports=["websocket"], username="carol")
     watched = {r: _watch_disconnect(r) for r in (alice, alice2, bob, carol)}
     try:
         done = flask_cli(env, "revoke-sessions", "alice")

@@ -14,9 +14,10 @@ import socketio
 from chat import logs
 from chat.extensions import socketio as server
 from chat.services import services
-from tests.helpers import SocketClient, open_tab
-from tests.ops.conftest import sqlite_env, unique_prefix
-from tests.servers import Remote
+from tests.support.environments import sqlite_env
+from tests.support.inprocess import SocketClient, open_tab
+from tests.support.peer import Peer
+from tests.support.shared_redis import unique_prefix
 
 
 def _record(**extra) -> logging.LogRecord:
@@ -99,9 +100,9 @@ def test_a_real_server_logs_every_kind_of_line_and_no_secret(tmp_path, servers):
     secret = f"content-{uuid4().hex}"
     forged = f"forged-{uuid4().hex}"
 
-    alice = Remote(srv.url, transports=["websocket"], username="alice", password=password)
-    bob = Remote(srv.url, username="bob")  # long-polling, then upgraded
-    again = Remote(srv.url, transports=["websocket"], sessionID=alice.session_id)
+    alice = Peer(srv.url, transports=["websocket"], username="alice", password=password)
+    bob = Peer(srv.url, username="bob")  # long-polling, then upgraded
+    again = Peer(srv.url, transports=["websocket"], sessionID=alice.session_id)
     assert alice.send(bob.user_id, secret)["ok"] is True
     assert alice.send(bob.user_id, secret * 400)["error"] == "too_long"
     assert (

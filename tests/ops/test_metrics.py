@@ -9,9 +9,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from chat.extensions import db
-from tests.helpers import open_tab
-from tests.ops.conftest import gone, sqlite_env, unique_prefix
-from tests.servers import Remote, free_port
+from deploy.launch import free_port
+from tests.support.environments import sqlite_env
+from tests.support.inprocess import open_tab
+from tests.support.peer import Peer
+from tests.support.polling import gone
+from tests.support.shared_redis import unique_prefix
 
 
 def parse(body: str) -> dict[tuple[str, tuple], float]:
@@ -111,7 +114,7 @@ def test_sockets_users_and_handshakes_are_counted(client, connect_as, socket_cli
 
 def test_database_errors_are_counted_by_kind(app, client):
     from app import create_app
-    from tests.conftest import BASE_CONFIG
+    from tests.support.environments import BASE_CONFIG
 
     before = scrape(client)
     uri = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/chat"
@@ -181,8 +184,8 @@ def test_two_processes_report_one_sum_and_a_dead_one_leaves_it(tmp_path, servers
     )
     a = servers(env, name="a")
     b = servers(env, name="b", do_migrate=False)
-    alice = Remote(a.url, transports=["websocket"], username="alice")
-    bob = Remote(b.url, transports=["websocket"], username="bob")
+    alice = Peer(a.url, transports=["websocket"], username="alice")
+    bob = Peer(b.url, transports=["websocket"], username="bob")
     try:
         for i in range(3):
             assert alice.send(bob.user_id, f"a{i}")["ok"] is True

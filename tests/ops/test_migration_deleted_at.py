@@ -9,8 +9,8 @@ from sqlalchemy import inspect, text
 
 from app import create_app
 from chat.extensions import db
-from tests.conftest import BASE_CONFIG
-from tests.helpers import pg_database
+from deploy.databases import pg_database
+from tests.support.environments import BASE_CONFIG
 
 MIGRATIONS = str(Path(__file__).resolve().parents[2] / "migrations")
 INITIAL = "94dee04656c7"

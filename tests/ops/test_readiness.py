@@ -11,9 +11,9 @@ from sqlalchemy import text
 
 from chat.extensions import db
 from chat.services import services
-from tests.conftest import BASE_CONFIG
-from tests.helpers import pg_database
-from tests.ops.conftest import sqlite_env, unique_prefix
+from deploy.databases import pg_database
+from tests.support.environments import BASE_CONFIG, sqlite_env
+from tests.support.shared_redis import unique_prefix
 
 MIGRATIONS = str(Path(__file__).resolve().parents[2] / "migrations")
 INITIAL = "94dee04656c7"
@@ -91,7 +91,7 @@ def test_a_database_ahead_of_the_code_stays_ready(make_app, tmp_path):
 
 def test_an_unreachable_database_is_not_ready_and_says_little(make_app, tmp_path):
     from app import create_app
-    from tests.servers import free_port
+    from deploy.launch import free_port
 
     uri = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{free_port()}/chat"
     app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri})

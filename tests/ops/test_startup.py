@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ops.conftest import flask_cli, run_gunicorn, sqlite_env, unique_prefix
-from tests.servers import free_port
+from deploy.launch import free_port
+from tests.support.commands import flask_cli, run_gunicorn
+from tests.support.environments import sqlite_env
+from tests.support.shared_redis import unique_prefix
 
 pytestmark = pytest.mark.server
 

@@ -9,21 +9,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.faults import RedisProcess, TcpProxy
-from tests.helpers import pg_database
-from tests.reliability.peers import Peer
-from tests.servers import Server, migrate
-
-# Real servers under test get generous limits unless a test lowers them.
-GENEROUS = {
-    "REDIS_URL": "",
-    "SEND_RATE": "1000",
-    "SEND_BURST": "10000",
-    "FETCH_RATE": "1000",
-    "FETCH_BURST": "10000",
-    "CONNECT_RATE": "1000",
-    "CONNECT_BURST": "10000",
-}
+from deploy.databases import pg_database
+from deploy.launch import Server, migrate
+from tests.support.environments import GENEROUS
+from tests.support.faults import TcpProxy
+from tests.support.peer import Peer
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -36,19 +26,6 @@ def server_env(request, tmp_path) -> dict[str, str]:
     env = {**GENEROUS, "DATABASE_URL": url}
     migrate(env)
     return env
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisProcess]:
-    """A redis-server of this test's own (the shared one is never stopped), killed at the end."""
-    process = RedisProcess().start()
-    yield process
-    process.kill()
-
-
-def redis_env(url: str) -> dict[str, str]:
-    """REDIS_URL with a prefix of its own, so that tests sharing a Redis never hear each other."""
-    return {"REDIS_URL": url, "REDIS_PREFIX": f"test:{uuid.uuid4().hex}:"}
 
 
 @pytest.fixture
@@ -73,16 +50,18 @@ def start_server(servers) -> Callable[..., Server]:
 
 @pytest.fixture
 def peers(start_server) -> Iterator[Callable[..., Peer]]:
-    """Opens reconnecting python-socketio clients, all closed at the end of the test.
+    """Opens reconnecting clients (they have their user list), all closed at the end of the test.
 
     Depends on ``start_server`` so that clients close first: a server stopping gracefully
     waits for its open WebSockets.
     """
     opened: list[Peer] = []
 
-    def open_peer(url: str, **auth) -> Peer:
-        peer = Peer(url, **auth)
+    def open_peer(url: str, transports: list[str] | None = None, **auth) -> Peer:
+        # WebSocket unless asked, and quick to come back after the kills and outages here.
+        peer = Peer(url, transports or ["websocket"], reconnect=True, delays=(0.1, 0.5, 0), **auth)
         opened.append(peer)
+        peer.wait_for("users")
         return peer
 
     yield open_peer

@@ -18,9 +18,9 @@ import pytest
 import requests
 import socketio
 
-from tests.helpers import pg_database
-from tests.reliability.conftest import GENEROUS
-from tests.servers import migrate
+from deploy.databases import pg_database
+from deploy.launch import migrate
+from tests.support.environments import GENEROUS
 
 pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore::ResourceWarning")]
 

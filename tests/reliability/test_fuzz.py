@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from chat.extensions import db, socketio
 from chat.models import Message, User
-from tests.helpers import SocketClient
+from tests.support.inprocess import SocketClient
 
 BOB, ALICE = object(), object()  # stand for the real userIDs, drawn like any other value
 EVENTS = ["private message", "fetch messages", "read", "typing"]

@@ -13,8 +13,8 @@ import socketio
 import websocket
 
 from chat import config
-from tests.reliability.conftest import GENEROUS
-from tests.servers import migrate
+from deploy.launch import migrate
+from tests.support.environments import GENEROUS
 
 pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore::ResourceWarning")]
 

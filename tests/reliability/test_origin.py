@@ -7,8 +7,8 @@ import requests
 import socketio
 import websocket
 
-from tests.reliability.conftest import GENEROUS
-from tests.servers import migrate
+from deploy.launch import migrate
+from tests.support.environments import GENEROUS
 
 pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore::ResourceWarning")]
 

@@ -13,8 +13,8 @@ from chat.extensions import db
 from chat.models import Message
 from chat.ratelimit import MemoryLimiter, RedisLimiter
 from chat.redisclient import connect
-from tests.helpers import open_tab
-from tests.servers import free_port
+from deploy.launch import free_port
+from tests.support.inprocess import open_tab
 
 SHARED_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

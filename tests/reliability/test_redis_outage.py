@@ -10,24 +10,28 @@ import time
 
 import pytest
 
-from tests.faults import wait_until
-from tests.reliability.conftest import GENEROUS, redis_env
-from tests.servers import migrate
+from deploy.launch import Server, migrate
+from tests.support.environments import GENEROUS, redis_env
+from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore::ResourceWarning")]
+
+
+def two_processes(start_server, redis_url: str, tmp_path) -> tuple[Server, Server]:
+    """Two servers on one migrated SQLite file, sharing the Redis at ``redis_url``."""
+    env = {
+        **GENEROUS,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}",
+        **redis_env(redis_url),
+    }
+    migrate(env)
+    return start_server(env, "a"), start_server(env, "b")
 
 
 def test_redis_down_keeps_local_delivery_and_recovers(
     start_server, peers, private_redis, tmp_path, capsys
 ):
-    env = {
-        **GENEROUS,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}",
-        **redis_env(private_redis.url),
-    }
-    migrate(env)
-    a = start_server(env, "a")
-    b = start_server(env, "b")
+    a, b = two_processes(start_server, private_redis.url, tmp_path)
     alice = peers(a.url, username="alice")
     alice2 = peers(a.url, sessionID=alice.session_id)
     carol = peers(a.url, username="carol")
@@ -99,14 +103,7 @@ def test_redis_down_keeps_local_delivery_and_recovers(
 def test_hung_redis_delays_acks_a_bounded_time(
     start_server, peers, private_redis, tmp_path, capsys
 ):
-    env = {
-        **GENEROUS,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}",
-        **redis_env(private_redis.url),
-    }
-    migrate(env)
-    a = start_server(env, "a")
-    b = start_server(env, "b")
+    a, b = two_processes(start_server, private_redis.url, tmp_path)
     alice = peers(a.url, username="alice")
     carol = peers(a.url, username="carol")
     bob = peers(b.url, username="bob")

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from chat import store
 from chat.extensions import db, socketio
 from chat.models import Session, User, utcnow
-from tests.helpers import SocketClient, open_tab
+from tests.support.inprocess import SocketClient, open_tab
 
 
 def csrf_token(html: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.servers import BIN, Remote, Server, migrate
+from deploy.launch import BIN, Server, migrate
+from tests.support.peer import Peer
 
 pytestmark = pytest.mark.server
 
@@ -21,8 +22,8 @@ def test_flask_run_websocket_round_trip(tmp_path):
     migrate(env)
     server = FlaskRunServer(env).start()
     try:
-        bob = Remote(server.url, transports=["websocket"], username="dev_bob")
-        alice = Remote(server.url, transports=["polling", "websocket"], username="dev_alice")
+        bob = Peer(server.url, transports=["websocket"], username="dev_bob")
+        alice = Peer(server.url, transports=["polling", "websocket"], username="dev_alice")
         assert bob.sio.transport() == "websocket"
         assert alice.sio.transport() == "websocket"
         ack = alice.send(bob.user_id, "from the development server")

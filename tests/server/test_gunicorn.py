@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.helpers import pg_database
-from tests.servers import BIN, Remote, Server, migrate
+from deploy.databases import pg_database
+from deploy.launch import BIN, Server, migrate
+from tests.support.peer import Peer
 
 pytestmark = pytest.mark.server
 
@@ -25,8 +26,8 @@ def server(request, tmp_path_factory):
 
 
 def test_websocket_only_transport_round_trip(server):
-    bob = Remote(server.url, transports=["websocket"], username="ws_bob")
-    alice = Remote(server.url, transports=["websocket"], username="ws_alice")
+    bob = Peer(server.url, transports=["websocket"], username="ws_bob")
+    alice = Peer(server.url, transports=["websocket"], username="ws_alice")
     try:
         assert alice.sio.transport() == "websocket"
         ack = alice.send(bob.user_id, "over websocket")
@@ -39,7 +40,7 @@ def test_websocket_only_transport_round_trip(server):
 
 
 def test_polling_upgrades_to_websocket(server):
-    carol = Remote(server.url, transports=["polling", "websocket"], username="up_carol")
+    carol = Peer(server.url, transports=["polling", "websocket"], username="up_carol")
     try:
         carol.wait_for("users")
         # python-engineio's client upgrades inside connect(): polling handshake, then upgrade.
@@ -92,8 +93,8 @@ def test_the_plain_gevent_websocket_worker_upgrades_too(tmp_path):
     migrate(env)
     srv = PlainWorkerServer(env).start()
     try:
-        bob = Remote(srv.url, transports=["polling", "websocket"], username="plain_bob")
-        alice = Remote(srv.url, transports=["websocket"], username="plain_alice")
+        bob = Peer(srv.url, transports=["polling", "websocket"], username="plain_bob")
+        alice = Peer(srv.url, transports=["websocket"], username="plain_alice")
         assert bob.sio.transport() == "websocket"
         ack = alice.send(bob.user_id, "through the stock worker")
         assert ack["ok"] is True

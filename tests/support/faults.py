@@ -12,7 +12,7 @@ import time
 
 import redis
 
-from tests.servers import free_port
+from deploy.launch import free_port
 
 
 def _reset(sock: socket.socket) -> None:
@@ -171,15 +171,3 @@ class RedisProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
-    """Polls ``predicate`` (a remote state with no event to wait on) until truthy; returns it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(interval)

@@ -1,36 +1,11 @@
-"""Shared test helpers: database URLs and a person wrapping Socket.IO test clients."""
+"""The in-process client: Flask-SocketIO's test client, and a tab of a person built on it."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import psycopg
 from flask_socketio.test_client import SocketIOTestClient
 from socketio import packet
-
-PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-# Several checkouts may run their suites at once on one PostgreSQL: names carry the pid.
-RUN = str(os.getpid())
-
-
-def pg_database(name: str) -> str:
-    """Creates (or empties) PostgreSQL database ``name`` for this run and returns its URL."""
-    name = f"{name}_{RUN}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_pg_databases() -> None:
-    """Drops the databases this run created."""
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        names = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"%\\_{RUN}",)
-        ).fetchall()
-        for (name,) in names:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class SocketClient(SocketIOTestClient):
