@@ -1,13 +1,14 @@
 """The benchmark: real gunicorn servers driven by a separate Node load generator over WebSocket.
 
-    .venv/bin/python bench/run.py [--quick] [--db sqlite,postgresql] [--procs 1,2] [--profile]
+    .venv/bin/python bench/run.py [--quick] [--configs ceiling,sqlite-1p,...] [--profile]
 
-For each configuration (database x processes; two processes share Redis under a prefix of
-their own and each client talks to a fixed process) it measures, on fresh servers and
-databases: clients brought online, relay throughput and latency, memory of idle
-connections; and, per database, connect time on seeded databases. Prints a table, writes
-``bench/results/bench-<time>.json`` and ``.png``. See docs/performance.md.
-"""
+For each configuration (the ceiling of bench/ceiling.py, or the chat on a database with N
+processes; several processes share Redis under a prefix of their own and each client talks
+to a fixed process) it measures, on fresh servers and databases: clients brought online,
+relay throughput, latency and CPU per message, memory of idle connections; and, per
+database, connect time on seeded databases. Prints the figures against the ceiling, then
+every figure; writes ``bench/results/bench-<time>.json`` and ``.png``. See
+docs/performance.md."""
 
 from __future__ import annotations
 
