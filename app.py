@@ -15,6 +15,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         cli,
         config,
         instrument,
+        jsonwire,
         lifecycle,
         logs,
         messagequeue,
@@ -49,6 +50,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         # client is held back by its own connection instead of spawning greenlets without end,
         # and one client's messages are stored in send order.
         async_handlers=False,
+        # orjson, and no walk of every payload for binary data: see chat/jsonwire.py.
+        json=jsonwire,
+        serializer=jsonwire.Packet,
     )
     # The other events go straight to python-socketio's (new) server: see chat/dispatch.py.
     dispatch.init_app(app)
