@@ -94,18 +94,21 @@ def _sqlite_statement(with_peer: bool, before: bool) -> str:
 
 
 def _postgresql_statement(with_peer: bool, before: bool) -> str:
-    # MATERIALIZED: the matches come from the GIN index (the user's own terms), then are
-    # sorted. Left free, the planner may walk the primary key backwards for the LIMIT and
-    # test every message of every user on the way.
+    # MATERIALIZED, with the index condition alone inside: the matches come from the GIN
+    # index (the user's own terms), then are filtered and sorted. Left free, the planner may
+    # walk the primary key (backwards for the LIMIT, or by range for ``before``) and test
+    # messages of every user on the way.
+    conditions = ["AND id < :before" if before else "", ""]
+    if with_peer:
+        conditions[1] = "AND user_lo = :lo AND user_hi = :hi"
     return f"""
         WITH hits AS MATERIALIZED (
             SELECT * FROM messages
             WHERE chat_search_vector(sender_id, recipient_id, content)
                   @@ chat_search_query(:me, :q)
-            {"AND id < :before" if before else ""}
-            {"AND user_lo = :lo AND user_hi = :hi" if with_peer else ""}
         )
-        SELECT * FROM hits ORDER BY id DESC LIMIT :limit
+        SELECT * FROM hits WHERE true {" ".join(conditions)}
+        ORDER BY id DESC LIMIT :limit
     """
 
 
