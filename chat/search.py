@@ -128,7 +128,8 @@ def search(
         params["lo"], params["hi"] = sorted((user_id, with_id))
     if db.session.get_bind().dialect.name == "postgresql":
         statement = _postgresql_statement(with_id is not None, before is not None)
-        params.update(me=user_id, q=q)
+        # PostgreSQL text cannot hold NUL; it separates words anyway.
+        params.update(me=user_id, q=q.replace("\x00", " "))
     else:
         statement = _sqlite_statement(with_id is not None, before is not None)
         # Words hold letters and digits only: nothing in them can be FTS5 query syntax.

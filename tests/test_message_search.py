@@ -75,6 +75,7 @@ def test_every_word_of_q_must_begin_a_word_of_the_message(people):
         ("room 101b", "101"),
         ("e\u0301cole", "école"),  # decomposed e + accent: the same word (NFC)
         ("snake_case word", "case"),  # underscore separates words
+        ("nul separated", "nul\x00sep"),
     ],
 )
 def test_unicode_words_compare_case_insensitively(people, content, q):
