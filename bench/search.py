@@ -6,7 +6,7 @@ Two probe users keep the same messages throughout: "few" (50 messages) and "many
 over 20 conversations). Other users' messages, which contain the same words, are added in
 steps up to --others (generated inside the database, INSERT ... SELECT, through the search
 triggers and index like any message), and after each step the same searches are timed
-through chat.search.search. The others' messages are the newest, so that a plan walking
+through chat.store.search.search. The others' messages are the newest, so that a plan walking
 messages newest first would have to cross all of them. The database is a temporary SQLite
 file or a PostgreSQL database created for the run and dropped after.
 """
@@ -137,8 +137,9 @@ def time_searches(db, search) -> dict[tuple, tuple[float, float, int]]:
 
 def run(dialect: str, uri: str, steps: list[int]) -> None:
     from app import create_app
-    from chat import search
     from chat.extensions import db
+    from chat.services import services
+    from chat.store import search
 
     app = create_app(
         {
@@ -164,7 +165,7 @@ def run(dialect: str, uri: str, steps: list[int]) -> None:
             results[total] = time_searches(db, search)
         db.session.remove()
         db.engine.dispose()
-    app.extensions["chat.presence"].close()
+    services(app).presence.close()
     print(
         f"\n{dialect}: search time, median / max of {REPEAT} (ms); probe messages: "
         "few 50, many 20,000"

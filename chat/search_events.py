@@ -8,8 +8,11 @@ from typing import Annotated, Any
 from pydantic import Field, StrictInt, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
-from chat import search, store
-from chat.events import MessageID, Payload, UserID, handler
+from chat import store
+from chat.dispatch import Payload, handler
+from chat.events import MessageID, UserID
+from chat.payloads import to_wire
+from chat.store import search
 
 DEFAULT_LIMIT = 20
 
@@ -36,4 +39,4 @@ def on_search_messages(me: store.Identity, req: SearchMessages, _sid: str) -> di
     messages, has_more = search.search(
         me.user_id, req.q, req.with_, req.before, req.limit or DEFAULT_LIMIT
     )
-    return {"ok": True, "messages": [store.to_wire(m) for m in messages], "hasMore": has_more}
+    return {"ok": True, "messages": [to_wire(m) for m in messages], "hasMore": has_more}

@@ -30,7 +30,7 @@ def get_engine_url():
 # target_metadata = mymodel.Base.metadata
 config.set_main_option("sqlalchemy.url", get_engine_url())
 # The search index (FTS5 table, expression index) lives in migrations only: not the models'.
-from chat.search import include_name  # noqa: E402
+from chat.store.search import include_name  # noqa: E402
 
 target_db = current_app.extensions["migrate"].db
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from chat.extensions import db
-from tests.helpers import open_tab
+from tests.support.inprocess import open_tab
 
 
 def search(tab, q, **extra):

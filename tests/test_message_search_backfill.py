@@ -9,12 +9,14 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
 from app import create_app
-from chat import search
 from chat.extensions import db
-from tests.conftest import BASE_CONFIG, ROOT
-from tests.helpers import pg_database
+from chat.services import services
+from chat.store import search
+from deploy.databases import pg_database
+from deploy.launch import ROOT
+from tests.support.environments import BASE_CONFIG
 
-BEFORE = "1f50f1e29c60"  # the revision before the search index
+BEFORE = "a12193e0bb4c"  # the revision before the search index
 MIGRATIONS = str(ROOT / "migrations")
 
 
@@ -29,7 +31,7 @@ def old_schema_app(request, tmp_path: Path):
     with app.app_context():
         upgrade(directory=MIGRATIONS, revision=BEFORE)
     yield app
-    app.extensions["chat.presence"].close()
+    services(app).presence.close()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from chat.extensions import db
-from chat.search import include_name
+from chat.store.search import include_name
 
 
 def test_migrated_schema_matches_models(app):

@@ -1,24 +1,24 @@
 """message search: a word index per participant, kept by the database; backfilled
 
 Each word of a message is indexed once per participant as "<userID>:<word>", so that a
-search reads only the searching user's terms (chat/search.py). SQLite: a contentless FTS5
-table kept by triggers calling chat_search_terms (registered by chat.search on every
+search reads only the searching user's terms (chat/store/search.py). SQLite: a contentless FTS5
+table kept by triggers calling chat_search_terms (registered by chat.store.search on every
 connection). PostgreSQL: immutable SQL functions and a GIN expression index on messages,
 which follows inserts, edits and deletes by itself. Existing messages are indexed here.
 
 Revision ID: 5b7e2c9d41a3
-Revises: 1f50f1e29c60
+Revises: a12193e0bb4c
 Create Date: 2026-12-02 10:00:00.000000
 
 """
 from alembic import op
 
-from chat import search
+from chat.store import search
 
 
 # revision identifiers, used by Alembic.
 revision = '5b7e2c9d41a3'
-down_revision = '1f50f1e29c60'
+down_revision = 'a12193e0bb4c'
 branch_labels = None
 depends_on = None
 
@@ -45,7 +45,7 @@ SQLITE = (
 )
 
 # Words: runs of [[:alnum:]], case-folded (upper then lower: 'ß' -> 'ss', 'ς' -> 'σ'), NFC,
-# cut at 200 characters like chat.search.MAX_WORD. {collation} is ICU's root when the server
+# cut at 200 characters like chat.store.search.MAX_WORD. {collation} is ICU's root when the server
 # has it, so the rules do not depend on the database's locale.
 POSTGRESQL = (
     """CREATE FUNCTION chat_search_words(body text) RETURNS text[]
@@ -74,7 +74,7 @@ POSTGRESQL = (
 def upgrade():
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        # This connection may predate the import of chat.search's connect hook.
+        # This connection may predate the import of chat.store.search's connect hook.
         search.register_functions(bind.connection.dbapi_connection)
         statements = SQLITE
     else:
