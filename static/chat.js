@@ -623,9 +623,15 @@
   }
 
   // --- connection ---------------------------------------------------------------------------
-  // closeOnBeforeunload: a closed tab says goodbye at once, so others see "last seen" now
-  // rather than after the ping timeout (about 45 s) when it was still on long-polling.
-  const socket = io({ transports: ["polling", "websocket"], closeOnBeforeunload: true });
+  // A page that leaves says goodbye at once, so others see "last seen" now rather than after
+  // the ping timeout (about 45 s). The browser closes a WebSocket itself; on long-polling a
+  // beacon carries the close packet ("1"). (closeOnBeforeunload sent nothing while polling
+  // was paused for the WebSocket upgrade, and a beacon survives the unload.)
+  const socket = io({ transports: ["polling", "websocket"] });
+  addEventListener("pagehide", () => {
+    const engine = socket.io.engine;
+    if (engine && engine.readyState === "open" && engine.transport.name === "polling") navigator.sendBeacon(engine.transport.uri(), "1");
+  });
   let retryConnect = 1000;
   // Which transport carries the connection (polling until the WebSocket upgrade), for support.
   socket.io.on("open", () => {
