@@ -5,9 +5,11 @@ lets gunicorn close its listener, closes each socket once no event of it is in f
 client reconnects through nginx to another process), waits for the events still running,
 and leaves presence with a grace period so that nobody else sees its users flap offline.
 
-At any time, a request for an Engine.IO session this process does not hold also gets 503
-instead of 400: behind nginx's hash, a session opened elsewhere while its hashed process was
-away (draining, restarting) is then found on the next process instead of being dropped.
+A request for an Engine.IO session this process does not hold gets engine.io's 400 (the
+session is unknown or expired), or 503 while draining. Behind nginx, which says so with the
+``X-Chat-Next-Upstream`` header, it gets 503 too: nginx then tries the next process, so a
+session opened elsewhere while its hashed process was away (draining, restarting) is found
+instead of dropped, and nginx answers 400 itself when no process holds it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # Flask-SocketIO's default path; handshakes are the requests on it without an engine.io sid.
 SOCKETIO_PATH = "/socket.io"
+# Set by deploy/nginx.conf.template: "a 503 makes me try your next process".
+NEXT_UPSTREAM = "HTTP_X_CHAT_NEXT_UPSTREAM"
 
 
 class Lifecycle:
@@ -68,7 +72,18 @@ class Lifecycle:
         sid = parse_qs(environ.get("QUERY_STRING", "")).get("sid")
         if sid is None:
             return self.draining  # a new handshake
-        return sid[0] not in socketio.server.eio.sockets
+        if sid[0] in socketio.server.eio.sockets:
+            return False
+        # Not held here: engine.io answers 400, unless another process may hold it.
+        return self.draining or NEXT_UPSTREAM in environ
+
+
+def unknown_session(environ: dict) -> bool:
+    """Whether a Socket.IO request names an engine.io session this process does not hold."""
+    if not environ.get("PATH_INFO", "").startswith(SOCKETIO_PATH):
+        return False
+    sid = parse_qs(environ.get("QUERY_STRING", "")).get("sid")
+    return sid is not None and sid[0] not in socketio.server.eio.sockets
 
 
 class DrainGate:
@@ -155,8 +170,9 @@ def on_worker_start(worker: Any) -> None:
 
     def pre_start_hook(_server: Any, handler: Any) -> bool:
         # gevent-websocket answers an upgrade with 101 before the app runs; True makes it
-        # call the app as plain WSGI instead, so that DrainGate's 503 reaches nginx.
-        return state.refuses(handler.environ)
+        # call the app as plain WSGI instead, so that DrainGate's 503 reaches nginx and
+        # engine.io's 400 for an unknown session reaches the client.
+        return state.refuses(handler.environ) or unknown_session(handler.environ)
 
     # The worker builds its server in run(), after this hook: a subclass on this worker only.
     worker.server_class = type(
