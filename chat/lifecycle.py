@@ -58,8 +58,11 @@ class Lifecycle:
                 del self._busy[sid]
 
     def busy(self, sid: str | None) -> bool:
-        """Whether an event of Socket.IO socket ``sid`` is being handled."""
-        return sid is not None and sid in self._busy
+        """Whether an event of Socket.IO socket ``sid`` is being handled, its connect included."""
+        # Closed during its connect handler, a socket gets no disconnect handler: the connect
+        # would then put it in presence after it is gone, and nobody would take it out.
+        manager = socketio.server.manager
+        return sid is not None and (sid in self._busy or not manager.is_connected(sid, "/"))
 
     def events_in_flight(self) -> int:
         """Events being handled right now, on every socket."""
