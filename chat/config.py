@@ -26,6 +26,8 @@ DEFAULTS: dict[str, object] = {
     # size is most of a connection's cost; search (GET /api/users) finds anyone else.
     "USERS_LIST_LIMIT": 100,
     "SESSION_IDLE_DAYS": 30,
+    # Most messages stored in one transaction (chat.groupcommit); a lone one never waits.
+    "GROUP_COMMIT_SIZE": 64,
     "SEND_RATE": 20.0,  # messages per second, sustained
     "SEND_BURST": 40,
     "TYPING_RATE": 1.0,
