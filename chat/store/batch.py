@@ -15,7 +15,7 @@ from typing import NamedTuple
 from weakref import WeakKeyDictionary
 
 from flask import Flask, current_app
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from chat.extensions import db, socketio
 from chat.groupcommit import GroupCommit
@@ -117,7 +117,7 @@ def _store(drafts: list[Draft]) -> list[Saved | None]:
         params.update({f"s{i}": d.sender_id, f"r{i}": d.recipient_id, f"l{i}": lo, f"h{i}": hi})
         params.update({f"c{i}": d.content, f"k{i}": d.client_id})
     if dialect.name == "postgresql":
-        rows = conn.exec_driver_sql(_pg_batch(len(drafts)), params).all()
+        rows = _pg_execute(conn, _pg_batch(len(drafts)), params)
         inserted = [row for row in rows if row[0] is not None]
         opened = {(row[1], row[2]) for row in rows if row[0] is None and row[4]}
     else:
@@ -152,6 +152,22 @@ def _store(drafts: list[Draft]) -> list[Saved | None]:
         )
         out.append(Saved(message, True, opens and (d.recipient_id, d.sender_id) in opened))
     return out
+
+
+def _pg_execute(conn, sql: str, params: dict[str, object]) -> list:
+    """Runs the batch's statement; once more on a new connection if the pooled one was dead.
+
+    The pool does not ping on checkout (a round trip per batch): a connection the server
+    closed (a restart, an idle timeout) fails here, before any commit, so nothing of the
+    batch was stored and running it again stores it once.
+    """
+    try:
+        return conn.exec_driver_sql(sql, params).all()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    db.session.rollback()
+    return db.session.connection().exec_driver_sql(sql, params).all()
 
 
 def _sqlite_sides(conn, inserted: list) -> set[tuple[str, str]]:
