@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-from flask import current_app
+from flask import Config, Flask
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from chat import instrument, logs, store
 from chat.extensions import db, socketio
+from chat.lifecycle import Lifecycle
 from chat.payloads import error_ack
+from chat.ratelimit import Limiter
 from chat.services import services
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,8 @@ OVER_LIMIT_PAUSE_MS = 50
 ERROR_CODES = {"invalid_payload", "unknown_recipient", "too_long", "empty", "rate_limited"}
 # Key of the connection's store.Identity in its WSGI environ (one environ per connection).
 IDENTITY = "chat.identity"
+# Key of the connection's _Bound (its app's config and services) in its WSGI environ.
+_BOUND = "chat.bound"
 # event -> python-socketio handler, registered on each new server by init_app.
 _HANDLERS: dict[str, Callable[..., Any]] = {}
 
@@ -56,8 +60,28 @@ def _validation_error(exc: ValidationError) -> dict[str, Any]:
     return error_ack(code, f"{where}: {first['msg']}")
 
 
+class _Bound(NamedTuple):
+    """What every event of one connection needs of its app, looked up once per connection."""
+
+    app: Flask
+    config: Config
+    limiter: Limiter
+    lifecycle: Lifecycle
+
+
+def _bound(environ: dict) -> _Bound:
+    bound = environ.get(_BOUND)
+    if bound is None:
+        app = environ["flask.app"]
+        built = services(app)
+        bound = environ[_BOUND] = _Bound(app, app.config, built.limiter, built.lifecycle)
+    return bound
+
+
 def handler(event: str, schema: type[Payload], limit: str | None = None) -> Callable:
     """Declares ``fn(me, payload, sid)`` for ``event``; validation, limits, errors become acks."""
+    rate_key, burst_key = (f"{limit.upper()}_RATE", f"{limit.upper()}_BURST") if limit else ("", "")
+    validate = schema.model_validate
 
     def decorator(fn: Callable) -> Callable:
         def on_event(sid: str, data: object = None, *_extra: object) -> dict[str, Any] | None:
@@ -66,26 +90,27 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
             if me is None:
                 return error_ack("invalid_payload", "not authenticated")
             instrument.current.set(me)
+            bound = _bound(environ)
             # An app context (config, extensions, a database session removed at its end),
             # not Flask-SocketIO's request context: see the module docstring.
-            with environ["flask.app"].app_context():
+            with bound.app.app_context():
                 try:
-                    return _run(me, data, sid)
+                    return _run(bound, me, data, sid)
                 except Exception as exc:  # a bug: the client still gets an ack, others go on
                     db.session.rollback()
                     return instrument.on_unexpected(exc, event)
 
-        def _run(me: store.Identity, data: object, sid: str) -> dict[str, Any] | None:
-            config = current_app.config
+        def _run(
+            bound: _Bound, me: store.Identity, data: object, sid: str
+        ) -> dict[str, Any] | None:
+            config = bound.config
             try:
-                payload = schema.model_validate(data, context=config)
+                payload = validate(data, context=config)
             except ValidationError as exc:
                 return _validation_error(exc)
             if limit is not None:
-                wait = services().limiter.take(
-                    f"{limit}:{me.user_id}",
-                    config[f"{limit.upper()}_RATE"],
-                    config[f"{limit.upper()}_BURST"],
+                wait = bound.limiter.take(
+                    f"{limit}:{me.user_id}", config[rate_key], config[burst_key]
                 )
                 if wait:
                     # Events run in the socket's reader: pausing it makes a flooding client
@@ -94,7 +119,7 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
                     return error_ack("rate_limited", "too many requests", retryAfterMs=wait)
             try:
                 # A draining process waits for this before closing the socket.
-                with services().lifecycle.in_flight(sid):
+                with bound.lifecycle.in_flight(sid):
                     return fn(me, payload, sid)
             except store.StoreError as exc:
                 return error_ack(exc.code, exc.detail)

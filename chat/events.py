@@ -109,8 +109,9 @@ class PrivateMessage(Payload):
 
 @handler("private message", PrivateMessage, limit="send")
 def on_private_message(me: store.Identity, msg: PrivateMessage, sid: str) -> dict[str, Any]:
-    """A sender's message: stored first, then relayed to both users' rooms but this socket."""
-    saved = store.save_message(me.user_id, msg.to, msg.content, msg.clientId)
+    """A sender's message: stored first (committed with those that arrived with it), then
+    relayed to both users' rooms but this socket."""
+    saved = store.save_grouped(me.user_id, msg.to, msg.content, msg.clientId)
     wire = payloads.to_wire(saved.message)
     if saved.opened:
         # A client lists only the users it needs (docs/performance.md): introduce the sender

@@ -22,6 +22,7 @@ from chat.store.accounts import (
     user_exists,
     username,
 )
+from chat.store.batch import save_grouped
 from chat.store.conversations import (
     Listed,
     contact_ids,
@@ -69,6 +70,7 @@ __all__ = [
     "rebuild_conversations",
     "resume",
     "revoke",
+    "save_grouped",
     "save_message",
     "search_users",
     "set_password",
