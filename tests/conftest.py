@@ -18,7 +18,15 @@ from tests.helpers import SocketClient, Tab, drop_pg_databases, pg_database
 from tests.servers import Server, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("attachment_chunks", "attachments", "read_state", "messages", "sessions", "users")
+TABLES = (
+    "blocks",
+    "attachment_chunks",
+    "attachments",
+    "read_state",
+    "messages",
+    "sessions",
+    "users",
+)
 
 BASE_CONFIG = {
     "TESTING": True,
@@ -29,6 +37,7 @@ BASE_CONFIG = {
     "SEND_BURST": 10_000,
     "FETCH_BURST": 10_000,
     "TYPING_BURST": 10_000,
+    "EDIT_BURST": 10_000,
 }
 
 
