@@ -50,6 +50,7 @@ def cluster_env(database_url: str, prefix: str, **extra: object) -> dict[str, st
         "CONNECT_BURST": "10000",
         "SEND_BURST": "10000",
         "FETCH_BURST": "10000",
+        "EDIT_BURST": "10000",
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env
