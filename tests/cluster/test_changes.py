@@ -65,3 +65,38 @@ def test_an_attachment_message_is_delivered_across_processes(pair, tabs):
         timeout=10,
     )
     assert bytes_.status_code == 200 and bytes_.content == b"%PDF-1.4 not really"
+
+
+def _until(tab: Remote, event: str, user_id: str, times: int) -> None:
+    """Waits until ``tab`` has heard ``event`` about ``user_id`` ``times`` times."""
+
+    def about(payload) -> bool:
+        return (payload["userID"] if isinstance(payload, dict) else payload) == user_id
+
+    with tab.cond:
+        assert tab.cond.wait_for(
+            lambda: sum(1 for e, p in tab.events if e == event and about(p)) == times, 10
+        ), tab.events
+
+
+def test_a_blocked_user_on_the_other_process_hears_nothing_of_the_blocker(pair):
+    bob = Remote(pair.two.url, username=name("bob"))
+    carol = Remote(pair.two.url, username=name("carol"))  # beside bob: same deliveries
+    alice = Remote(pair.one.url, username=name("alice"))
+    try:
+        _until(bob, "user connected", alice.user_id, 1)  # before the block
+        assert alice.sio.call("block", {"userID": bob.user_id}, timeout=10)["blocked"] is True
+        alice.close()
+        back = Remote(pair.one.url, sessionID=alice.session_id)
+        back.close()
+        _until(carol, "user connected", alice.user_id, 2)
+        _until(carol, "user disconnected", alice.user_id, 2)
+        # One message-queue delivery serves both of process two's sockets: had bob been in
+        # the audience, he would have heard it by the time carol did.
+        heard = [u["userID"] for u in bob.received("user connected")]
+        assert heard.count(alice.user_id) == 1
+        assert bob.received("user disconnected") == []
+        assert bob.send(alice.user_id, "hello?")["error"] == "blocked"
+    finally:
+        for tab in (alice, bob, carol):
+            tab.close()
