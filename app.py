@@ -39,7 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     built = services.init_app(app)
 
     # Handlers must be registered before init_app, or apps after the first get none.
-    from chat import dispatch, events, search_events  # noqa: F401 (they declare the handlers)
+    from chat import changes, dispatch, events, search_events  # noqa: F401 (they declare the handlers)
 
     socketio.init_app(
         app,

@@ -143,7 +143,7 @@ class Ceiling(Server):
     """The bare python-socketio relay of bench/ceiling.py on the chat's gunicorn worker."""
 
     def command(self) -> list[str]:
-        """gunicorn as in tests/servers.py, without the chat's config file and its hooks."""
+        """gunicorn as deploy/launch.py runs it, without the chat's config file and its hooks."""
         return [
             str(Path(sys.executable).parent / "gunicorn"),
             "-k",

@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select
 from chat import attachments
 from chat.extensions import db
 from chat.models import Message, ReadState, Session, User, utcnow
+from chat.store import blocks
 
 DELETED_NAME = "deleted user"
 # '~' is not allowed in usernames, so this key can never collide with a real one.
@@ -81,7 +82,8 @@ def revoke_sessions(user_id: str) -> int:
 
 
 def remove_user(user_id: str) -> int:
-    """Turns the user into a tombstone: sessions, read marks and uploads gone, messages kept.
+    """Turns the user into a tombstone: sessions, read marks, blocks and uploads gone,
+    messages kept.
 
     Its messages stay in its peers' conversations under the name "deleted user"; the
     username is free again. Returns the number of sessions removed.
@@ -94,6 +96,7 @@ def remove_user(user_id: str) -> int:
     removed = db.session.execute(delete(Session).where(Session.user_id == user_id)).rowcount
     db.session.execute(delete(ReadState).where(ReadState.user_id == user_id))
     attachments.remove_for_user(user_id)
+    blocks.remove_for_user(user_id)  # a tombstone's row stays: no cascade removes them
     user.username = DELETED_NAME
     user.name_key = DELETED_KEY.format(user.id)
     user.password_hash = None
@@ -104,11 +107,12 @@ def remove_user(user_id: str) -> int:
 
 def _conversation(a: str, b: str):
     lo, hi = sorted((a, b))
-    return and_(Message.user_lo == lo, Message.user_hi == hi)
+    return and_(Message.user_lo == lo, Message.user_hi == hi, Message.deleted_at.is_(None))
 
 
 def conversation(a: str, b: str, batch: int = 1000) -> Iterator[Message]:
-    """Every message between two users, oldest first, read ``batch`` rows at a time."""
+    """Every message between two users, oldest first, read ``batch`` rows at a time;
+    deleted ones left out."""
     after = 0
     while True:
         rows = list(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from chat import payloads, store
+from chat import roster, store
 from chat.services import services
 from chat.views import current_identity
 
@@ -39,11 +39,7 @@ def search_users():
         response.headers["Retry-After"] = str(-(-wait // 1000))
         return response, 429
     found = store.search_users(request.args.get("q", ""), SEARCH_LIMIT)
-    online = services().presence.online([uid for uid, _, _ in found])
-    users = [
-        payloads.found_user(uid, name, uid in online, last_seen) for uid, name, last_seen in found
-    ]
-    return jsonify(users=users)
+    return jsonify(users=roster.found_users(me.user_id, found, services().presence))
 
 
 @bp.get("/users/<user_id>")
@@ -55,7 +51,5 @@ def user(user_id: str):
     found = store.get_user(user_id[:32])
     if found is None or found.deleted_at is not None:
         return jsonify(error="unknown user"), 404
-    online = services().presence.online([found.id])
-    return jsonify(
-        user=payloads.found_user(found.id, found.username, found.id in online, found.last_seen)
-    )
+    row = (found.id, found.username, found.last_seen)
+    return jsonify(user=roster.found_users(me.user_id, [row], services().presence)[0])

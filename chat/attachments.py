@@ -18,10 +18,13 @@ from typing import BinaryIO
 from flask import Flask
 from sqlalchemy import delete, func, or_, select, update
 
-from chat import attachment_images, blobs, store
+from chat import attachment_images, blobs
 from chat.attachment_models import Attachment
 from chat.extensions import db
 from chat.models import Message, utcnow
+
+# The domain module, not the package: the stores call this module (a message's attachments).
+from chat.store.domain import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +36,15 @@ OCTET_STREAM = "application/octet-stream"
 _blobs: blobs.BlobStore = blobs.create()
 
 
-class InvalidAttachments(store.StoreError):
+class InvalidAttachments(StoreError):
     code = "invalid_payload"
 
 
-class UnknownAttachment(store.StoreError):
+class UnknownAttachment(StoreError):
     code = "unknown_attachment"
 
 
-class QuotaExceeded(store.StoreError):
+class QuotaExceeded(StoreError):
     code = "quota_exceeded"
 
 

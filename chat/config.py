@@ -36,6 +36,11 @@ DEFAULTS: dict[str, object] = {
     "FETCH_BURST": 10,
     "SEARCH_RATE": 2.0,  # message searches per second, sustained
     "SEARCH_BURST": 10,
+    # Edits, deletes, blocks and unblocks, together, per user.
+    "EDIT_RATE": 2.0,
+    "EDIT_BURST": 20,
+    # How long after sending a message its sender may edit it (PROTOCOL.md B7).
+    "EDIT_WINDOW_S": 900.0,
     "CONNECT_RATE": 5.0,  # handshakes per second per IP
     "CONNECT_BURST": 30,
     # A killed process's users are announced offline within TTL + heartbeat (20 s).

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 OVER_LIMIT_PAUSE_MS = 50
 ERROR_CODES = {"invalid_payload", "unknown_recipient", "too_long", "empty", "rate_limited"}
+CONTENT_CODES = {"empty", "too_long"}
 # Key of the connection's store.Identity in its WSGI environ (one environ per connection).
 IDENTITY = "chat.identity"
 # Key of the connection's _Bound (its app's config and services) in its WSGI environ.
@@ -54,7 +55,9 @@ def identity(environ: dict | None) -> store.Identity | None:
 
 
 def _validation_error(exc: ValidationError) -> dict[str, Any]:
-    first = exc.errors(include_url=False, include_input=False)[0]
+    errors = exc.errors(include_url=False, include_input=False)
+    # PROTOCOL.md B6's order: a malformed field wins over what is wrong with the content.
+    first = next((e for e in errors if e["type"] not in CONTENT_CODES), errors[0])
     code = first["type"] if first["type"] in ERROR_CODES else "invalid_payload"
     where = ".".join(str(part) for part in first["loc"]) or "payload"
     return error_ack(code, f"{where}: {first['msg']}")

@@ -1,5 +1,5 @@
 """Socket.IO handlers: the handshake's emits, presence announcements, the message relay,
-read state and typing.
+read state and typing. Editing, deleting and blocking are in ``chat.changes``.
 
 Each handler validates its payload with the schema declared above it (``chat.dispatch``
 runs it), calls the store, emits, and returns the acknowledgement of PROTOCOL.md B2/B6.
@@ -12,11 +12,11 @@ from typing import Annotated, Any
 
 from flask import Flask, current_app, request
 from flask_socketio import emit
-from pydantic import Field, StrictInt, StrictStr, ValidationInfo, field_validator
+from pydantic import Field, StrictInt, StrictStr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import dispatch, handshake, instrument, logs, payloads, store
+from chat import attachments, dispatch, handshake, instrument, logs, payloads, store
 from chat.dispatch import Payload, handler
 from chat.extensions import db, socketio
 from chat.services import services
@@ -25,6 +25,18 @@ log = logging.getLogger(__name__)
 
 UserID = Annotated[StrictStr, Field(min_length=1, max_length=32)]
 MessageID = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
+
+
+def check_content(value: str, info: ValidationInfo, may_be_empty: bool = False) -> str:
+    """B2's content rules: not only white space (unless ``may_be_empty``), not too long."""
+    if not may_be_empty and not value.strip():
+        raise PydanticCustomError("empty", "message is empty")
+    limit = (info.context or {}).get("MAX_MESSAGE_LENGTH", 4000)
+    if len(value) > limit:
+        raise PydanticCustomError(
+            "too_long", "message is over {limit} characters", {"limit": limit}
+        )
+    return value
 
 
 # --- connection ------------------------------------------------------------------------
@@ -72,7 +84,11 @@ def _announce_online(user_id: str) -> None:
     # Presence put a user back (Redis recovered, or this process was purged by mistake).
     username = store.username(user_id)
     if username is not None:
-        socketio.emit("user connected", payloads.introduction(user_id, username))
+        socketio.emit(
+            "user connected",
+            payloads.introduction(user_id, username),
+            to=handshake.audience(user_id),
+        )
 
 
 def _announce_offline(user_id: str, skip_sid: str | None = None) -> None:
@@ -93,26 +109,52 @@ class PrivateMessage(Payload):
     content: StrictStr
     to: UserID
     clientId: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    attachments: list[str] | None = None
 
     @field_validator("content")
     @classmethod
     def _content(cls, value: str, info: ValidationInfo) -> str:
-        if not value.strip():
+        return check_content(value, info, may_be_empty=True)  # empty: see _not_empty
+
+    @field_validator("attachments", mode="before")
+    @classmethod
+    def _attachments(cls, value: object) -> list[str] | None:
+        if value is None:
+            return None
+        try:
+            return attachments.validate_ids(value)
+        except attachments.InvalidAttachments as exc:
+            raise PydanticCustomError("invalid_payload", exc.detail) from None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> PrivateMessage:
+        # After the fields: a malformed field's invalid_payload comes first (B6's order).
+        if not self.content.strip() and not self.attachments:
             raise PydanticCustomError("empty", "message is empty")
-        limit = (info.context or {}).get("MAX_MESSAGE_LENGTH", 4000)
-        if len(value) > limit:
-            raise PydanticCustomError(
-                "too_long", "message is over {limit} characters", {"limit": limit}
-            )
-        return value
+        return self
 
 
 @handler("private message", PrivateMessage, limit="send")
 def on_private_message(me: store.Identity, msg: PrivateMessage, sid: str) -> dict[str, Any]:
-    """A sender's message: stored first (committed with those that arrived with it), then
+    """A sender's message and its attachments: stored first (committed with the messages
+    that arrived with it; one with attachments claims them in its own transaction), then
     relayed to both users' rooms but this socket."""
-    saved = store.save_grouped(me.user_id, msg.to, msg.content, msg.clientId)
-    wire = payloads.to_wire(saved.message)
+    if msg.attachments:  # a plain message never queries attachments
+        ids = msg.attachments
+        content = msg.content if msg.content.strip() else attachments.content_for(me.user_id, ids)
+
+        def attach(message_id: int) -> list[dict]:
+            return attachments.claim(me.user_id, msg.to, ids, message_id)
+
+        saved = store.save_message(me.user_id, msg.to, content, msg.clientId, attach)
+    else:
+        saved = store.save_grouped(me.user_id, msg.to, msg.content, msg.clientId)
+    files = saved.attachments
+    if files is None:  # a retry: the stored message's own attachments
+        files = attachments.for_messages([saved.message.id]).get(saved.message.id, [])
+    wire = payloads.to_wire(saved.message, files)
+    if saved.message.deleted_at is not None:
+        return {"ok": True, "message": wire}  # a retry of a message deleted since: no relay
     if saved.opened:
         # A client lists only the users it needs (docs/performance.md): introduce the sender
         # before its first message, as an original client drops messages from strangers.
@@ -136,7 +178,8 @@ def on_fetch_messages(me: store.Identity, req: FetchMessages, _sid: str) -> dict
         raise store.UnknownRecipient("no user has this userID")
     limit = req.limit or current_app.config["HISTORY_PAGE"]
     messages, has_more = store.history(me.user_id, req.with_, limit, req.before)
-    return {"ok": True, "messages": [payloads.to_wire(m) for m in messages], "hasMore": has_more}
+    files = attachments.for_messages(m.id for m in messages)
+    return {"ok": True, "messages": payloads.messages(messages, files), "hasMore": has_more}
 
 
 class Read(Payload):
@@ -146,11 +189,14 @@ class Read(Payload):
 
 @handler("read", Read)
 def on_read(me: store.Identity, req: Read, _sid: str) -> dict[str, Any]:
-    """A reader's mark: stored, then sent to the reader's tabs and (receipts on) the peer's."""
+    """A reader's mark: stored, then sent to the reader's tabs and (receipts on, no block
+    between them) the peer's."""
     up_to = store.mark_read(me.user_id, req.with_, req.upTo)
     if up_to is not None:
         rooms = [me.user_id]
-        if store.read_receipts_enabled(me.user_id):
+        if store.read_receipts_enabled(me.user_id) and not store.blocked_between(
+            me.user_id, req.with_
+        ):
             rooms.append(req.with_)
         socketio.emit("read", payloads.read_mark(me.user_id, req.with_, up_to), to=rooms)
     return {"ok": True, "upTo": up_to}
@@ -162,7 +208,8 @@ class Typing(Payload):
 
 @handler("typing", Typing, limit="typing")
 def on_typing(me: store.Identity, req: Typing, _sid: str) -> dict[str, Any]:
-    """A typist's signal, relayed to the peer's tabs and never stored."""
-    if req.to != me.user_id:
+    """A typist's signal, relayed to the peer's tabs (unless a block is between them) and
+    never stored."""
+    if req.to != me.user_id and not store.blocked_between(me.user_id, req.to):
         socketio.emit("typing", {"from": me.user_id}, to=req.to)
     return {"ok": True}

@@ -52,11 +52,18 @@ class Accepted(NamedTuple):
 def audience(user_id: str) -> list[str] | None:
     """Who hears that ``user_id`` came or went: everyone (None) while all online users fit in
     a ``users`` list; beyond that its own tabs and its recent conversations, so that bringing
-    N users online costs O(N), not N² events (docs/performance.md)."""
+    N users online costs O(N), not N² events (docs/performance.md). Never the users it
+    blocked (PROTOCOL.md B8)."""
     limit = current_app.config["USERS_LIST_LIMIT"]
-    if services().presence.count() <= limit:
-        return None
-    return [user_id, *store.contact_ids(user_id, limit)]
+    presence = services().presence
+    blocked = store.blocked_by(user_id)
+    if presence.count() <= limit:
+        if not blocked:
+            return None
+        # Few online (at most the list's limit): name each room rather than skip sockets,
+        # so that every process, each knowing only its own sockets, leaves the same users out.
+        return [user_id, *(u for u in presence.online() if u != user_id and u not in blocked)]
+    return [user_id, *(u for u in store.contact_ids(user_id, limit) if u not in blocked)]
 
 
 def accept(raw_auth: object) -> Accepted:

@@ -1,4 +1,4 @@
-"""Database models: users, their login sessions, messages and read state."""
+"""Database models: users, their login sessions, messages, read state and blocks."""
 
 from __future__ import annotations
 
@@ -58,7 +58,12 @@ class Session(db.Model):
 
 
 class Message(db.Model):
-    """A private message; ``user_lo``/``user_hi`` name the conversation for one index scan."""
+    """A private message; ``user_lo``/``user_hi`` name the conversation for one index scan.
+
+    A deleted message stays as a tombstone: ``deleted_at`` set, ``content`` erased. The row
+    keeps its id and clientId, so that deleting it again is told apart from deleting
+    someone else's message, and a late retry of its send cannot store it anew.
+    """
 
     __tablename__ = "messages"
     __table_args__ = (
@@ -76,6 +81,8 @@ class Message(db.Model):
     content: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ReadState(db.Model):
@@ -97,3 +104,18 @@ class ReadState(db.Model):
     up_to: Mapped[int] = mapped_column(default=0)
     last_id: Mapped[int] = mapped_column(default=0, server_default="0")
     unread: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class Block(db.Model):
+    """``blocker_id`` blocked ``blocked_id``; the reverse index answers "who blocked me"."""
+
+    __tablename__ = "blocks"
+    __table_args__ = (Index("ix_blocks_blocked", "blocked_id", "blocker_id"),)
+
+    blocker_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    blocked_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

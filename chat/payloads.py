@@ -5,6 +5,7 @@ Nothing here queries or asks presence; callers pass what is online as plain valu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,18 +19,47 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds") + "Z"
 
 
-def to_wire(msg: Any) -> dict[str, object]:
-    """A message (a Message or a row with its columns) as relayed and returned: A3 plus B1."""
+def to_wire(msg: Any, attachments: Sequence[dict] = ()) -> dict[str, object]:
+    """A message (a Message or a row with its columns) as relayed and returned, in the shape
+    of PROTOCOL.md B6; ``attachments`` are its wire entries (chat.attachments.wire)."""
     out: dict[str, object] = {
         "id": msg.id,
         "content": msg.content,
         "from": msg.sender_id,
         "to": msg.recipient_id,
         "createdAt": iso(msg.created_at),
+        "editedAt": iso(msg.edited_at),
+        "attachments": list(attachments),
     }
     if msg.client_id is not None:
         out["clientId"] = msg.client_id
     return out
+
+
+def messages(rows: Sequence, attachments: dict[int, list[dict]]) -> list[dict[str, object]]:
+    """A list of messages as returned, with the attachments found for the whole list."""
+    return [to_wire(m, attachments.get(m.id, ())) for m in rows]
+
+
+def edited(msg: Any) -> dict[str, object]:
+    """The ``message edited`` event (B7): only what changed, and whose it is."""
+    return {
+        "id": msg.id,
+        "from": msg.sender_id,
+        "to": msg.recipient_id,
+        "content": msg.content,
+        "editedAt": iso(msg.edited_at),
+    }
+
+
+def deleted(msg: Any) -> dict[str, object]:
+    """The ``message deleted`` event (B7)."""
+    return {"id": msg.id, "from": msg.sender_id, "to": msg.recipient_id}
+
+
+def block_state(user_id: str, blocked: bool) -> dict[str, object]:
+    """The acknowledgement of ``block`` and ``unblock`` (B8): the state after the call."""
+    return {"ok": True, "userID": user_id, "blocked": blocked}
 
 
 def session(token: str, user_id: str) -> dict[str, str]:
@@ -54,14 +84,25 @@ def found_user(
     }
 
 
+def hidden_user(user_id: str, username: str) -> dict[str, Any]:
+    """A user who blocked the asker, as found: no status at all (B8)."""
+    return {"userID": user_id, "username": username, "connected": False, "lastSeen": None}
+
+
 def listed_user(entry: Listed, connected: bool) -> dict[str, Any]:
-    """One entry of the ``users`` event (A2.4, B3): the user and its conversation's page."""
+    """One entry of the ``users`` event (A2.4, B3, B8): the user and its conversation's page;
+    a user who blocked the lister shows neither ``connected`` nor ``lastSeen``."""
+    if entry.hidden:
+        who = hidden_user(entry.user_id, entry.username)
+    else:
+        who = found_user(entry.user_id, entry.username, connected, entry.last_seen)
     return {
-        **found_user(entry.user_id, entry.username, connected, entry.last_seen),
-        "messages": [to_wire(m) for m in entry.messages],
+        **who,
+        "messages": messages(entry.messages, entry.attachments),
         "hasMore": entry.has_more,
         "unread": entry.unread,
         "readUpTo": entry.read_up_to,
+        "blocked": entry.blocked,
     }
 
 

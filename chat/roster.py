@@ -35,6 +35,24 @@ def users_list(user_id: str, presence: Presence, page: int, limit: int) -> list[
     return [payloads.listed_user(entry, entry.user_id in online) for entry in listed]
 
 
+def found_users(
+    user_id: str, rows: Iterable[tuple[str, str, Any]], presence: Presence
+) -> list[dict[str, Any]]:
+    """Users found for ``user_id`` (search, lookup) from (userID, username, last seen) rows:
+    online or since when not, except those who blocked ``user_id``: no status (B8)."""
+    rows = list(rows)
+    if not rows:
+        return []
+    _, hidden = store.relations(user_id, [uid for uid, _, _ in rows if uid != user_id])
+    online = presence.online([uid for uid, _, _ in rows if uid not in hidden])
+    return [
+        payloads.hidden_user(uid, name)
+        if uid in hidden
+        else payloads.found_user(uid, name, uid in online, seen)
+        for uid, name, seen in rows
+    ]
+
+
 def conversation(
     user_id: str, peer_id: str, presence: Presence, page: int
 ) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import payloads, relative_time, roster, store
+from chat import relative_time, roster, store
 from chat.extensions import db, socketio
 from chat.forms import LoginForm, LogoutForm, SettingsForm
 from chat.services import services
@@ -61,8 +61,7 @@ def index():
     query = request.args.get("q", "").strip()[:64]
     # Shaped like GET /api/users' entries: the same row macro renders both.
     matches = store.search_users(query, 20) if query else []
-    online = presence.online([uid for uid, _, _ in matches]) if matches else set()
-    found = [payloads.found_user(uid, name, uid in online, seen) for uid, name, seen in matches]
+    found = roster.found_users(me.user_id, matches, presence)
     user = store.get_user(me.user_id)
     settings_form = SettingsForm(
         read_receipts=bool(user and user.read_receipts), peer=peer["userID"] if peer else ""

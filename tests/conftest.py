@@ -20,7 +20,15 @@ from tests.support.environments import BASE_CONFIG
 from tests.support.faults import RedisProcess
 from tests.support.inprocess import SocketClient, Tab
 
-TABLES = ("attachment_chunks", "attachments", "read_state", "messages", "sessions", "users")
+TABLES = (
+    "blocks",
+    "attachment_chunks",
+    "attachments",
+    "read_state",
+    "messages",
+    "sessions",
+    "users",
+)
 
 
 def _migrate(uri: str, instance: Path) -> None:

@@ -1,7 +1,8 @@
 """Queries and commits, one module per concern; never touches ``request``, never emits.
 
 ``accounts`` (users and sessions), ``messages`` (the write path), ``conversations``
-(history, users lists, read state), ``domain`` (Identity and the refusals). Callers use
+(history, users lists, read state), ``edits`` (editing and deleting one's messages),
+``blocks`` (who blocked whom), ``domain`` (Identity and the refusals). Callers use
 the names re-exported here: ``from chat import store; store.save_message(...)``.
 """
 
@@ -23,6 +24,7 @@ from chat.store.accounts import (
     username,
 )
 from chat.store.batch import save_grouped
+from chat.store.blocks import Blocked, block, blocked_between, blocked_by, relations, unblock
 from chat.store.conversations import (
     Listed,
     contact_ids,
@@ -43,19 +45,28 @@ from chat.store.domain import (
     UnknownRecipient,
     UsernameTaken,
 )
+from chat.store.edits import NotFound, TooLate, delete_message, edit_message
 from chat.store.messages import Saved, save_message
 
 __all__ = [
+    "Blocked",
     "Identity",
     "InvalidUsername",
     "Listed",
+    "NotFound",
     "Saved",
     "StoreError",
+    "TooLate",
     "UnknownRecipient",
     "UsernameTaken",
+    "block",
+    "blocked_between",
+    "blocked_by",
     "contact_ids",
     "contacts",
     "conversation",
+    "delete_message",
+    "edit_message",
     "forget_new_user",
     "get_user",
     "hash_token",
@@ -68,6 +79,7 @@ __all__ = [
     "read_marks_shared_with",
     "read_receipts_enabled",
     "rebuild_conversations",
+    "relations",
     "resume",
     "revoke",
     "save_grouped",
@@ -77,6 +89,7 @@ __all__ = [
     "set_read_receipts",
     "sign_in",
     "touch_last_seen",
+    "unblock",
     "unread_with",
     "user_exists",
     "username",

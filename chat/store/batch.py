@@ -84,8 +84,8 @@ def save_batch(drafts: Sequence[Draft]) -> list[Outcome]:
         stored = [None] * len(unique)
     outcomes: list[Outcome | None] = [None] * len(drafts)
     for i, saved in zip(unique, stored, strict=True):
-        # Not inserted (a clientId used before, a removed or unknown recipient): alone, the
-        # single-message path says which, and stores it if it can.
+        # Not inserted (a clientId used before, a removed or unknown recipient, a block):
+        # alone, the single-message path says which, and stores it if it can.
         outcomes[i] = saved if saved is not None else _alone(drafts[i])
     for i, draft in enumerate(drafts):
         if outcomes[i] is None:  # a repeat of a clientId used earlier in this batch
@@ -150,7 +150,8 @@ def _store(drafts: list[Draft]) -> list[Saved | None]:
             client_id=d.client_id,
             created_at=now,
         )
-        out.append(Saved(message, True, opens and (d.recipient_id, d.sender_id) in opened))
+        opened_here = opens and (d.recipient_id, d.sender_id) in opened
+        out.append(Saved(message, True, opened_here, []))  # no attachments in a batch
     return out
 
 
@@ -207,12 +208,18 @@ def _sqlite_sides(conn, inserted: list) -> set[tuple[str, str]]:
 @functools.lru_cache(maxsize=128)
 def _sqlite_insert(n: int) -> str:
     rows = ", ".join(f"({i}, :s{i}, :r{i}, :l{i}, :h{i}, :c{i}, :k{i})" for i in range(n))
-    # A removed recipient (whose row stays for its peers' history) inserts nothing; an
-    # unknown one fails the foreign key. SQLite names VALUES' columns column1, column2...
+    # A removed recipient (whose row stays for its peers' history) or a block between the
+    # two (PROTOCOL.md B8) inserts nothing; an unknown recipient fails the foreign key.
+    # SQLite names VALUES' columns column1, column2...
     return f"""
 INSERT INTO messages (sender_id, recipient_id, user_lo, user_hi, content, client_id, created_at)
 SELECT column2, column3, column4, column5, column6, column7, :t FROM (VALUES {rows}) AS v
 WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = v.column3 AND deleted_at IS NOT NULL)
+AND NOT EXISTS (
+    SELECT 1 FROM blocks
+    WHERE (blocker_id = v.column2 AND blocked_id = v.column3)
+       OR (blocker_id = v.column3 AND blocked_id = v.column2)
+)
 ORDER BY column1
 ON CONFLICT (sender_id, client_id) DO NOTHING
 RETURNING id, sender_id, recipient_id, client_id
@@ -247,6 +254,10 @@ ins AS (
   SELECT sender_id, recipient_id, user_lo, user_hi, content, client_id, %(t)s::timestamp FROM v
   WHERE NOT EXISTS (
     SELECT 1 FROM users WHERE users.id = v.recipient_id AND users.deleted_at IS NOT NULL)
+  AND NOT EXISTS (
+    SELECT 1 FROM blocks
+    WHERE (blocker_id = v.sender_id AND blocked_id = v.recipient_id)
+       OR (blocker_id = v.recipient_id AND blocked_id = v.sender_id))
   ORDER BY ord
   ON CONFLICT (sender_id, client_id) DO NOTHING
   RETURNING id, sender_id, recipient_id, client_id

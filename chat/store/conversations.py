@@ -1,17 +1,22 @@
-"""The conversation read path and read state: history pages, contacts, users lists, marks."""
+"""The conversation read path and read state: history pages, contacts, users lists, marks.
+
+Deleted messages (tombstones, chat.store.edits) are left out of every page and count.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import and_, func, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 
+from chat import attachments
 from chat.extensions import db
 from chat.models import Message, ReadState, User
 from chat.store.accounts import user_exists
+from chat.store.blocks import relations
 from chat.store.domain import UnknownRecipient
 
 # The connect path selects from the tables, not the mapped classes: plain Core execution,
@@ -34,11 +39,14 @@ class Listed(NamedTuple):
     has_more: bool
     unread: int
     read_up_to: int | None  # how far they read the lister's messages, receipts shared
+    blocked: bool  # the lister blocked this user
+    hidden: bool  # this user blocked the lister: its presence is not shown to the lister
+    attachments: Mapping[int, list[dict]]  # wire entries by message id (shared by a list)
 
 
 def _conversation(a: str, b: str):
     lo, hi = sorted((a, b))
-    return and_(Message.user_lo == lo, Message.user_hi == hi)
+    return and_(Message.user_lo == lo, Message.user_hi == hi, Message.deleted_at.is_(None))
 
 
 def history(
@@ -58,7 +66,7 @@ def newest_pages(user_id: str, peer_ids: list[str], page: int) -> dict[str, tupl
     """Per peer, the newest ``page`` messages (oldest first) and whether older ones exist,
     in one round trip per 100 peers: one index range scan each."""
     m = _MESSAGES.c
-    cols = (m.id, m.sender_id, m.recipient_id, m.content, m.client_id, m.created_at)
+    cols = (m.id, m.sender_id, m.recipient_id, m.content, m.client_id, m.created_at, m.edited_at)
     found: dict[tuple[str, str], list] = {}
     for i in range(0, len(peer_ids), _UNION_CHUNK):
         parts = []
@@ -66,7 +74,7 @@ def newest_pages(user_id: str, peer_ids: list[str], page: int) -> dict[str, tupl
             lo, hi = sorted((user_id, peer))
             parts.append(
                 select(*cols, m.user_lo, m.user_hi)
-                .where(m.user_lo == lo, m.user_hi == hi)
+                .where(m.user_lo == lo, m.user_hi == hi, m.deleted_at.is_(None))
                 .order_by(m.id.desc())
                 .limit(page + 1)
                 .subquery()
@@ -125,6 +133,9 @@ def listing(
     listed = {uid for uid, _, _, _ in rows}
     receipts = read_marks_shared_with(user_id, listed - {user_id})
     pages = newest_pages(user_id, [peer for peer in unread if peer in listed], page)
+    # One query each for the whole list, whatever the number of conversations.
+    mine, theirs = relations(user_id, listed - {user_id})
+    files = attachments.for_messages(m.id for msgs, _ in pages.values() for m in msgs)
     # End the read transaction before the caller emits: a connection (SQLite has one) is
     # never held across network writes.
     db.session.commit()
@@ -138,6 +149,9 @@ def listing(
             *pages.get(uid, no_page),
             unread.get(uid, 0) if uid != user_id else 0,
             receipts.get(uid),
+            uid in mine,
+            uid in theirs,
+            files,
         )
         for uid, name, _key, last_seen in rows
     ]
@@ -149,6 +163,7 @@ def conversation(user_id: str, peer_id: str, page: int) -> Listed | None:
     if peer is None:
         return None
     messages, has_more = history(user_id, peer_id, page)
+    mine, theirs = relations(user_id, [peer_id] if peer_id != user_id else [])
     return Listed(
         peer.id,
         peer.username,
@@ -157,6 +172,9 @@ def conversation(user_id: str, peer_id: str, page: int) -> Listed | None:
         has_more,
         unread_with(user_id, peer_id) if peer_id != user_id else 0,
         read_marks_shared_with(user_id, [peer_id]).get(peer_id),
+        peer_id in mine,
+        peer_id in theirs,
+        attachments.for_messages(m.id for m in messages),
     )
 
 
@@ -215,7 +233,12 @@ def mark_read(user_id: str, peer_id: str, up_to: int) -> int | None:
     unread = db.session.scalar(
         select(func.count())
         .select_from(Message)
-        .where(Message.recipient_id == user_id, Message.sender_id == peer_id, Message.id > newest)
+        .where(
+            Message.recipient_id == user_id,
+            Message.sender_id == peer_id,
+            Message.id > newest,
+            Message.deleted_at.is_(None),
+        )
     )
     db.session.execute(
         update(states)
@@ -236,7 +259,7 @@ def rebuild_conversations() -> None:
         db.session.execute(text(statement))
 
 
-# The same statements as the migration that introduced the columns.
+# The statements of the migration that introduced the columns, tombstones left out.
 _REBUILD = (
     """
     INSERT INTO read_state (user_id, peer_id, up_to, last_id, unread)
@@ -253,13 +276,14 @@ _REBUILD = (
     UPDATE read_state SET
         last_id = COALESCE((
             SELECT MAX(m.id) FROM messages AS m
-            WHERE (m.user_lo = read_state.user_id AND m.user_hi = read_state.peer_id)
-               OR (m.user_lo = read_state.peer_id AND m.user_hi = read_state.user_id)
+            WHERE ((m.user_lo = read_state.user_id AND m.user_hi = read_state.peer_id)
+               OR (m.user_lo = read_state.peer_id AND m.user_hi = read_state.user_id))
+              AND m.deleted_at IS NULL
         ), 0),
         unread = CASE WHEN read_state.user_id = read_state.peer_id THEN 0 ELSE (
             SELECT COUNT(*) FROM messages AS m
             WHERE m.recipient_id = read_state.user_id AND m.sender_id = read_state.peer_id
-              AND m.id > read_state.up_to
+              AND m.id > read_state.up_to AND m.deleted_at IS NULL
         ) END
     """,
 )

@@ -17,29 +17,42 @@ from sqlalchemy.exc import IntegrityError
 from chat.extensions import db
 from chat.models import Message, ReadState, utcnow
 from chat.store.accounts import user_exists
+from chat.store.blocks import Blocked, blocked_between
 from chat.store.domain import UnknownRecipient
 
 
 class Saved(NamedTuple):
-    """What ``save_message`` stored: the message, whether it is new (not a retry), and
-    whether it opened the conversation (the recipient had none with the sender)."""
+    """What ``save_message`` stored: the message, whether it is new (not a retry), whether
+    it opened the conversation (the recipient had none with the sender), and the wire
+    entries of the attachments it claimed (None on a retry: not looked up)."""
 
     message: Message
     created: bool
     opened: bool
+    attachments: list[dict] | None = None
+
+
+# Called with the new message's id inside its transaction, before the commit: claims the
+# message's attachments and returns their wire entries, or raises (then nothing is stored).
+Attach = Callable[[int], list[dict]]
 
 
 # The hot path's two statements, as SQL text run by exec_driver_sql on the session's
 # connection: the session's commit still commits them (and the error handling and
 # disconnect detection of SQLAlchemy still apply), without building, caching and processing
 # a Core statement per call (measured: ~300 -> ~230 µs of CPU per stored message, SQLite).
-# A clientId already used by this sender, or a removed recipient (whose row stays for its
-# peers' history), inserts nothing and returns no row; an unknown recipient fails the
-# foreign key: no query before the insert is needed.
+# A clientId already used by this sender, a removed recipient (whose row stays for its
+# peers' history), or a block between the two (PROTOCOL.md B8) inserts nothing and returns
+# no row; an unknown recipient fails the foreign key: no query before the insert is needed.
 _INSERT_MESSAGE = """
 INSERT INTO messages (sender_id, recipient_id, user_lo, user_hi, content, client_id, created_at)
 SELECT :sender_id, :recipient_id, :user_lo, :user_hi, :content, :client_id, :created_at
 WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = :recipient_key AND deleted_at IS NOT NULL)
+AND NOT EXISTS (
+    SELECT 1 FROM blocks
+    WHERE (blocker_id = :sender_key AND blocked_id = :recipient_key)
+       OR (blocker_id = :recipient_key AND blocked_id = :sender_key)
+)
 ON CONFLICT (sender_id, client_id) DO NOTHING
 RETURNING id
 """
@@ -86,11 +99,18 @@ def _statements(dialect: str) -> SimpleNamespace:
     )
 
 
-def save_message(sender_id: str, recipient_id: str, content: str, client_id: str | None) -> Saved:
-    """Stores the message and both sides' conversation rows in one short transaction,
-    commits, and returns what was stored.
+def save_message(
+    sender_id: str,
+    recipient_id: str,
+    content: str,
+    client_id: str | None,
+    attach: Attach | None = None,
+) -> Saved:
+    """Stores the message and both sides' conversation rows (and, through ``attach``, its
+    attachments) in one short transaction, commits, and returns what was stored.
 
     A ``client_id`` already used by the sender returns the stored message, not created.
+    Raises UnknownRecipient, Blocked, and whatever ``attach`` raises (nothing stored).
     """
     conn = db.session.connection()
     dialect = conn.dialect
@@ -108,7 +128,7 @@ def save_message(sender_id: str, recipient_id: str, content: str, client_id: str
     }
     try:
         # Its own name: PostgreSQL types one parameter once, here text and varchar.
-        params = {**values, "recipient_key": recipient_id}
+        params = {**values, "recipient_key": recipient_id, "sender_key": sender_id}
         new_id = conn.exec_driver_sql(sql.insert_message, params).scalar()
     except IntegrityError:
         db.session.rollback()
@@ -122,6 +142,8 @@ def save_message(sender_id: str, recipient_id: str, content: str, client_id: str
             return Saved(existing, False, False)
         if not user_exists(recipient_id, active=True):
             raise UnknownRecipient("this user was removed")
+        if blocked_between(sender_id, recipient_id):
+            raise Blocked("one of you blocked the other")
         raise IntegrityError("INSERT", values, Exception("message vanished"))
     bump = 0 if sender_id == recipient_id else 1  # a note to self is never unread
     params = {"a": sender_id, "b": recipient_id, "id": new_id, "bump": bump}
@@ -134,9 +156,21 @@ def save_message(sender_id: str, recipient_id: str, content: str, client_id: str
     ]
     if missing:  # a first message: the rows of the new conversation (sorted: no deadlock)
         db.session.execute(sql.open_sides, missing)
+    attached = _attach(attach, new_id)
     db.session.commit()
     values["created_at"] = now
-    return Saved(Message(id=new_id, **values), True, bump == 1 and recipient_id not in touched)
+    opened = bump == 1 and recipient_id not in touched
+    return Saved(Message(id=new_id, **values), True, opened, attached)
+
+
+def _attach(attach: Attach | None, message_id: int) -> list[dict]:
+    if attach is None:
+        return []
+    try:
+        return attach(message_id)
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 @functools.lru_cache(maxsize=4)  # one dialect per engine; tests make many

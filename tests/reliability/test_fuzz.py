@@ -17,11 +17,52 @@ from chat.models import Message, User
 from tests.support.inprocess import SocketClient
 
 BOB, ALICE = object(), object()  # stand for the real userIDs, drawn like any other value
-EVENTS = ["private message", "fetch messages", "read", "typing", "search messages"]
-ERRORS = {"invalid_payload", "unknown_recipient", "too_long", "empty", "rate_limited"}
+EVENTS = [
+    "private message",
+    "fetch messages",
+    "read",
+    "typing",
+    "edit message",
+    "delete message",
+    "block",
+    "unblock",
+    "search messages",
+]
+ERRORS = {
+    "invalid_payload",
+    "unknown_recipient",
+    "too_long",
+    "empty",
+    "rate_limited",
+    "not_found",
+    "too_late",
+    "blocked",
+    "unknown_attachment",
+}
 REFUSALS = {"invalid username", "username taken", "rate limited", "unavailable"}
-OBSERVABLE = {"private message", "typing", "read", "user connected", "user disconnected"}
-FIELDS = ["content", "to", "clientId", "with", "before", "limit", "upTo", "from", "id", "q"]
+OBSERVABLE = {
+    "private message",
+    "typing",
+    "read",
+    "user connected",
+    "user disconnected",
+    "message edited",
+    "message deleted",
+}
+FIELDS = [
+    "content",
+    "to",
+    "clientId",
+    "with",
+    "before",
+    "limit",
+    "upTo",
+    "from",
+    "id",
+    "userID",
+    "attachments",
+    "q",
+]
 
 scalars = (
     st.none()
@@ -35,7 +76,12 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
     max_leaves=12,
 )
-field_values = json_values | st.sampled_from([BOB, ALICE]) | st.integers(0, 10)
+field_values = (
+    json_values
+    | st.sampled_from([BOB, ALICE])
+    | st.integers(0, 10)
+    | st.lists(st.sampled_from([BOB, ALICE]) | st.text(max_size=8), max_size=12)
+)
 payloads = json_values | st.dictionaries(st.sampled_from(FIELDS), field_values, max_size=5)
 event_names = st.sampled_from(EVENTS) | st.sampled_from(["connect", "disconnect"]) | st.text()
 FUZZ = settings(
@@ -82,12 +128,19 @@ def test_any_payload_at_any_event(app, connect_as, event, args):
         elif event == "search messages":  # only what was stored, only alice's own
             for m in ack["messages"]:
                 assert m["id"] in ok_ids and alice.user_id in (m["from"], m["to"]), m
+        elif event in ("edit message", "delete message"):
+            changed = ack["message"]["id"] if event == "edit message" else ack["id"]
+            assert changed in ok_ids  # only alice's own messages change
+        elif event in ("block", "unblock"):
+            assert ack["blocked"] is (event == "block") and ack["userID"] == bob.user_id
     else:
         assert ack is None, ack  # unknown and reserved names are ignored, not even acked
     assert count(app, Message) == len(ok_ids)  # nothing stored from a refused payload
     for name in bob.names():
         assert name in OBSERVABLE | {"session", "users"}, name
     assert {m["id"] for m in bob.received("private message")} <= ok_ids
+    for name in ("message edited", "message deleted"):
+        assert {m["id"] for m in bob.received(name)} <= ok_ids
     assert bob.received("user disconnected") == []  # nobody was made to look offline
     assert alice.client.is_connected() and bob.client.is_connected()
 

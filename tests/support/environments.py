@@ -17,6 +17,7 @@ BASE_CONFIG = {
     "FETCH_BURST": 10_000,
     "SEARCH_BURST": 10_000,
     "TYPING_BURST": 10_000,
+    "EDIT_BURST": 10_000,
 }
 
 # Real servers get generous limits unless a test lowers them.
@@ -53,6 +54,7 @@ def cluster_env(database_url: str, prefix: str, **extra: object) -> dict[str, st
         "CONNECT_BURST": "10000",
         "SEND_BURST": "10000",
         "FETCH_BURST": "10000",
+        "EDIT_BURST": "10000",
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env
