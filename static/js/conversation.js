@@ -68,7 +68,9 @@ export function renderConversation(how) {
   const peer = current();
   document.body.classList.toggle("has-peer", !!peer);
   els.composer.hidden = !peer;
+  // The forms' peer fields follow the open conversation (they post without the script).
   if (els.settingsPeer) els.settingsPeer.value = peer ? peer.userID : "";
+  if (els.composerTo) els.composerTo.value = peer ? peer.userID : "";
   if (!peer) return showNobody();
   const box = els.scroller;
   const switching = renderedPeer !== peer.userID;

@@ -29,6 +29,7 @@ export const els = {
   logout: $("logout-form"),
   settings: $("settings"),
   settingsPeer: document.querySelector(".settings-form input[name=peer]"),
+  composerTo: document.querySelector("#composer input[name=to]"),
 };
 
 /** Writes `text` only when it differs, so live regions announce real changes only. */

@@ -56,7 +56,10 @@ function messageState(peer, m, connected) {
 
 /** Brings the message item `li` up to date: ids, time, and one's own message's state. */
 export function fillMessageItem(li, m, peer, { connected, onActionsGone }) {
-  if (m.id !== undefined) li.dataset.id = m.id;
+  if (m.id !== undefined) {
+    li.dataset.id = m.id;
+    li.id = "m-" + m.id; // the target of a link to this message (search results, no-JS sends)
+  }
   if (m.clientId) li.dataset.clientId = m.clientId;
   const time = li.querySelector("time");
   const iso = m.createdAt || m.queuedAt;
