@@ -2,6 +2,7 @@
 // This module adopts the first paint, wires the others, and connects. The others:
 //   state.js      the store (users, conversations, selection, connection) and its merges
 //   outbox.js     unacknowledged messages in localStorage, shared by the user's tabs
+//   drafts.js     unsent composer text per conversation, in localStorage
 //   socket.js     the one Socket.IO client
 //   connection.js connect, reconnect, banner, and the server's news (users, messages)
 //   send.js       the outbox sent in order, one at a time; composer; Retry and Discard
@@ -28,7 +29,7 @@ import { wireSettings } from "./settings.js";
 import { socket } from "./socket.js";
 import { current, store, upsertUser } from "./state.js";
 import { wireTyping } from "./typing.js";
-import { adoptUserRows, renderUsers } from "./users-list.js";
+import { adoptUserRows, renderUsers, wireUsersList } from "./users-list.js";
 
 // The server's state of the first paint (not scraped from the DOM); other conversations
 // arrive by socket.
@@ -45,6 +46,7 @@ wireTyping();
 wireSending();
 wireHistory();
 wireNavigation();
+wireUsersList();
 wireSearch();
 wireNotifications();
 wireSettings();

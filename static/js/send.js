@@ -2,6 +2,7 @@
 // composer; Retry and Discard on a message that was not sent.
 
 import { els } from "./dom.js";
+import { clearDrafts, saveDraft } from "./drafts.js";
 import { renderConversation } from "./conversation.js";
 import { changeOutbox, dropFromOutbox, newClientId, outbox, OUTBOX_KEY, patchQueued, saveOutbox } from "./outbox.js";
 import { renderAll } from "./render.js";
@@ -100,7 +101,7 @@ export function wireSending() {
     const m = { clientId: newClientId(), content: content, from: me.userID, to: store.selected, queuedAt: new Date().toISOString() };
     changeOutbox((list) => list.concat([m]));
     els.input.value = "";
-    store.drafts.delete(store.selected);
+    saveDraft(store.selected, "");
     resetTyping();
     renderConversation("bottom");
     flush();
@@ -128,5 +129,6 @@ export function wireSending() {
   window.addEventListener("storage", (ev) => {
     if (ev.key === OUTBOX_KEY) renderConversation(); // another tab queued or sent something
   });
-  if (els.logout) els.logout.addEventListener("submit", () => saveOutbox([]));
+  // A shared computer keeps nothing of this user's unsent words after logging out.
+  if (els.logout) els.logout.addEventListener("submit", () => { saveOutbox([]); clearDrafts(); });
 }

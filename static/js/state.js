@@ -17,7 +17,6 @@ export const store = {
   // hasMore, loaded (history fetched), unread, readUpTo (how far they read mine),
   // myReadUpTo, typingUntil}.
   users: new Map(),
-  drafts: new Map(), // userID -> unsent composer text
   selected: null, // userID of the open conversation
   linkDown: false, // the connection failed or dropped and is not back yet
   // Others' presence is current. False from a lost connection until the next `users` list:
