@@ -15,6 +15,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         cli,
         config,
         instrument,
+        jsonwire,
         lifecycle,
         logs,
         messagequeue,
@@ -38,7 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     built = services.init_app(app)
 
     # Handlers must be registered before init_app, or apps after the first get none.
-    from chat import dispatch, events  # noqa: F401 (events declares the handlers)
+    from chat import dispatch, events, search_events  # noqa: F401 (they declare the handlers)
 
     socketio.init_app(
         app,
@@ -49,6 +50,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         # client is held back by its own connection instead of spawning greenlets without end,
         # and one client's messages are stored in send order.
         async_handlers=False,
+        # orjson, and no walk of every payload for binary data: see chat/jsonwire.py.
+        json=jsonwire,
+        serializer=jsonwire.Packet,
     )
     # The other events go straight to python-socketio's (new) server: see chat/dispatch.py.
     dispatch.init_app(app)

@@ -1,13 +1,14 @@
 """The benchmark: real gunicorn servers driven by a separate Node load generator over WebSocket.
 
-    .venv/bin/python bench/run.py [--quick] [--db sqlite,postgresql] [--procs 1,2] [--profile]
+    .venv/bin/python bench/run.py [--quick] [--configs ceiling,sqlite-1p,...] [--profile]
 
-For each configuration (database x processes; two processes share Redis under a prefix of
-their own and each client talks to a fixed process) it measures, on fresh servers and
-databases: clients brought online, relay throughput and latency, memory of idle
-connections; and, per database, connect time on seeded databases. Prints a table, writes
-``bench/results/bench-<time>.json`` and ``.png``. See docs/performance.md.
-"""
+For each configuration (the ceiling of bench/ceiling.py, or the chat on a database with N
+processes; several processes share Redis under a prefix of their own and each client talks
+to a fixed process) it measures, on fresh servers and databases: clients brought online,
+relay throughput, latency and CPU per message, memory of idle connections; and, per
+database, connect time on seeded databases. Prints the figures against the ceiling, then
+every figure; writes ``bench/results/bench-<time>.json`` and ``.png``. See
+docs/performance.md."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.seed import SEEDS, seed  # noqa: E402
 from deploy.databases import PG_URL, drop_pg_databases, pg_database  # noqa: E402
-from deploy.launch import Server, migrate  # noqa: E402
+from deploy.launch import WORKER, Server, migrate  # noqa: E402
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
@@ -60,6 +61,9 @@ class Plan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# The columns of `make bench`: the ceiling first, every ratio is to it (issue 12).
+CONFIGS = ("ceiling", "sqlite-1p", "postgresql-1p", "postgresql-2p")
+QUICK_CONFIGS = ("ceiling", "sqlite-1p")
 QUICK = Plan(
     online=(100,),
     pairs=10,
@@ -110,14 +114,20 @@ def memory_kb(pid: int) -> dict[str, int]:
     return out
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time used so far by ``pids``."""
+def cpu_seconds(pids: list[int]) -> list[float]:
+    """User + system CPU time used so far by each of ``pids``."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    out = []
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+        out.append((int(fields[11]) + int(fields[12])) / tick)  # utime, stime
+    return out
+
+
+def cpu_used(before: list[float], pids: list[int]) -> dict[str, Any]:
+    """CPU seconds each of ``pids`` used since ``before``, and their sum."""
+    used = [after - b for after, b in zip(cpu_seconds(pids), before, strict=True)]
+    return {"serverCpuS": sum(used), "serverCpuSByProcess": used}
 
 
 def workers(servers: list[Server]) -> list[int]:
@@ -127,6 +137,44 @@ def workers(servers: list[Server]) -> list[int]:
         assert srv.proc is not None
         pids += [p for p in srv.pids() if p != srv.proc.pid]
     return pids
+
+
+class Ceiling(Server):
+    """The bare python-socketio relay of bench/ceiling.py on the chat's gunicorn worker."""
+
+    def command(self) -> list[str]:
+        """gunicorn as in tests/servers.py, without the chat's config file and its hooks."""
+        return [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-k",
+            WORKER,
+            "-w",
+            "1",
+            "--worker-connections",
+            "10000",
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "bench.ceiling:app",
+        ]
+
+
+@dataclass(frozen=True)
+class Config:
+    """One column of the table: the ceiling, or the chat on a database with N processes."""
+
+    name: str
+    db: str | None  # None: the ceiling
+    procs: int
+
+    @classmethod
+    def parse(cls, name: str) -> Config:
+        """``ceiling`` or ``<sqlite|postgresql>-<N>p``."""
+        if name == "ceiling":
+            return cls(name, None, 1)
+        kind, _, procs = name.rpartition("-")
+        if kind not in ("sqlite", "postgresql") or not procs.endswith("p"):
+            raise argparse.ArgumentTypeError(f"unknown configuration {name!r}")
+        return cls(name, kind, int(procs[:-1]))
 
 
 class Database:
@@ -205,6 +253,13 @@ class Run:
             servers.append(srv.start(timeout=30, probe_timeout=5))
         return servers
 
+    def launch(self, db: Database | None, procs: int, label: str) -> list[Server]:
+        """The servers of one scenario: the ceiling (no database), or the chat on a fresh one."""
+        if db is not None:
+            return self.start(db.fresh(), procs, label)
+        srv = Ceiling({}, log_path=self.logs / f"{label}-0.log")
+        return [srv.start(timeout=30, probe_timeout=5)]
+
     def stop(self, servers: list[Server]) -> None:
         """Stops every server of a scenario."""
         for srv in servers:
@@ -261,27 +316,27 @@ class Run:
 
     # --- scenarios ------------------------------------------------------------------
 
-    def online(self, db: Database, procs: int, label: str, n: int) -> dict:
+    def online(self, db: Database | None, procs: int, label: str, n: int) -> dict:
         """N clients connecting at once until each has its ``users``."""
-        servers = self.start(db.fresh(), procs, f"{label}-online{n}")
+        servers = self.launch(db, procs, f"{label}-online{n}")
         profiler = self.profiler(servers, f"{label}-online{n}")
         try:
             cpu = cpu_seconds(workers(servers))
             out = self.load(
                 {"scenario": "online", "urls": [s.url for s in servers], "n": n, "prefix": "on"}
             )
-            out["serverCpuS"] = cpu_seconds(workers(servers)) - cpu
+            out.update(cpu_used(cpu, workers(servers)))
             out["peakRssKB"] = sum(memory_kb(p)["VmHWM"] for p in workers(servers))
         finally:
             self.stop_profiler(profiler)
             self.stop(servers)
         return out
 
-    def relay(self, db: Database, procs: int, label: str, rate: int = 0) -> dict:
+    def relay(self, db: Database | None, procs: int, label: str, rate: int = 0) -> dict:
         """50 pairs x 200 acknowledged messages: one in flight per sender, or ``rate`` msg/s
         offered on a fixed schedule (open loop)."""
         name = f"{label}-relay" + (f"{rate}" if rate else "")
-        servers = self.start(db.fresh(), procs, name)
+        servers = self.launch(db, procs, name)
         profiler = None if rate else self.profiler(servers, name)
         try:
             spec = {
@@ -295,16 +350,16 @@ class Run:
             }
             cpu = cpu_seconds(workers(servers))
             out = self.load(spec)
-            out["serverCpuS"] = cpu_seconds(workers(servers)) - cpu
+            out.update(cpu_used(cpu, workers(servers)))
             out["peakRssKB"] = sum(memory_kb(p)["VmHWM"] for p in workers(servers))
         finally:
             self.stop_profiler(profiler)
             self.stop(servers)
         return out
 
-    def idle(self, db: Database, procs: int, label: str, n: int) -> dict:
+    def idle(self, db: Database | None, procs: int, label: str, n: int) -> dict:
         """N idle clients: memory of the worker processes before and with them."""
-        servers = self.start(db.fresh(), procs, f"{label}-idle{n}")
+        servers = self.launch(db, procs, f"{label}-idle{n}")
         urls = [s.url for s in servers]
         try:
             # Warm up imports and caches so that the baseline is a serving process.
@@ -387,17 +442,20 @@ class Run:
 
     # --- driver ---------------------------------------------------------------------
 
-    def configs(self) -> list[tuple[str, int]]:
-        """(database, processes) pairs that this machine can run."""
-        kinds = [k for k in self.args.db.split(",") if k]
-        if "postgresql" in kinds and not pg_available():
-            print("PostgreSQL is not reachable: skipping it", flush=True)
-            kinds.remove("postgresql")
-        procs = [int(p) for p in self.args.procs.split(",") if p]
-        if 2 in procs and not redis_available():
-            print("Redis is not reachable: skipping two processes", flush=True)
-            procs.remove(2)
-        return [(k, p) for k in kinds for p in procs]
+    def configs(self) -> list[Config]:
+        """The configurations asked for that this machine can run."""
+        wanted = self.args.configs
+        pg = any(c.db == "postgresql" for c in wanted) and pg_available()
+        redis = any(c.procs > 1 for c in wanted) and redis_available()
+        out = []
+        for cfg in wanted:
+            if cfg.db == "postgresql" and not pg:
+                print(f"PostgreSQL is not reachable: skipping {cfg.name}", flush=True)
+            elif cfg.procs > 1 and not redis:
+                print(f"Redis is not reachable: skipping {cfg.name}", flush=True)
+            else:
+                out.append(cfg)
+        return out
 
     def execute(self) -> dict:
         """Runs every scenario of every configuration and returns the results."""
@@ -418,10 +476,12 @@ class Run:
             "configs": {},
         }
         dbs: dict[str, Database] = {}
-        for kind, procs in self.configs():
-            label = f"{kind}-{procs}p"
+        for cfg in self.configs():
+            label, kind, procs = cfg.name, cfg.db, cfg.procs
             print(f"== {label}", flush=True)
-            db = dbs.get(kind) or dbs.setdefault(kind, Database(kind, self.workdir))
+            db = None
+            if kind is not None:
+                db = dbs.get(kind) or dbs.setdefault(kind, Database(kind, self.workdir))
             res: dict[str, Any] = {"db": kind, "procs": procs}
             only = self.args.only.split(",")
             for n in self.plan.online if "online" in only else ():
@@ -449,7 +509,7 @@ class Run:
                     f"    idle {n}: {fmt(res[f'idle{n}'].get('perConnectionKB'))} KB/conn",
                     flush=True,
                 )
-            if procs == 1 and "connect" in only:
+            if db is not None and procs == 1 and "connect" in only:
                 res["connect"] = self.connect_times(db, label)
             self.results["configs"][label] = res
         self.results["machine"]["loadavgAfter"] = os.getloadavg()
@@ -481,6 +541,61 @@ def fmt(value: float | None, digits: int = 0) -> str:
 def fmt_ms(value: float | None) -> str:
     """Milliseconds with one decimal."""
     return fmt(value, 1)
+
+
+def per_message_us(relay: dict) -> str:
+    """CPU µs per delivered message of each server process, and their sum with several."""
+    each = [cpu / relay["delivered"] * 1e6 for cpu in relay["serverCpuSByProcess"]]
+    if len(each) == 1:
+        return fmt(each[0])
+    return " + ".join(fmt(us) for us in each) + f" = {fmt(sum(each))}"
+
+
+def online_time(online: dict) -> str:
+    """Seconds to bring N clients online; how many made it, when some were refused."""
+    seconds = fmt(online["elapsedMs"] / 1000, 2)
+    if online["connected"] == online["n"]:
+        return seconds
+    return f"{seconds} ({online['connected']:,}/{online['n']:,})"
+
+
+def headline(results: dict) -> str:
+    """The figures of issue 12 side by side, each against the ceiling of the same run."""
+    configs = results["configs"]
+    names = list(configs)
+    ceiling = configs.get("ceiling", {})
+    n = max(results["plan"]["online"])
+    rel = f"relay {results['plan']['pairs']}x{results['plan']['messages']}"
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(title: str, get, ratio: bool = False) -> None:
+        cells = []
+        for name in names:
+            try:
+                value = get(configs[name])
+                if ratio:
+                    value = f"{value / get(ceiling):.2f}x"
+                cells.append(value if isinstance(value, str) else fmt(value, 1))
+            except (KeyError, TypeError, ZeroDivisionError):
+                cells.append("-")
+        rows.append((title, cells))
+
+    row(f"{rel}: msg/s", lambda c: fmt(c["relay"]["msgPerS"]))
+    row("  msg/s vs the ceiling", lambda c: c["relay"]["msgPerS"], ratio=True)
+    row("  latency p50 (ms)", lambda c: c["relay"]["latencyMs"]["p50"])
+    row("  latency p99 (ms)", lambda c: c["relay"]["latencyMs"]["p99"])
+    row("  p99 vs the ceiling", lambda c: c["relay"]["latencyMs"]["p99"], ratio=True)
+    row("  CPU µs per delivered msg, per process", lambda c: per_message_us(c["relay"]))
+    row(
+        "  CPU per msg vs the ceiling",
+        lambda c: c["relay"]["serverCpuS"] / c["relay"]["delivered"],
+        ratio=True,
+    )
+    row("  lost", lambda c: fmt(c["relay"]["lost"]))
+    row(f"online {n:,}: time (s), connected when not all", lambda c: online_time(c[f"online{n}"]))
+    row("  time vs the ceiling", lambda c: c[f"online{n}"]["elapsedMs"], ratio=True)
+    row("  CPU ms per connect", lambda c: c[f"online{n}"]["serverCpuS"] / n * 1000)
+    return markdown(names, rows)
 
 
 def table(results: dict) -> str:
@@ -540,6 +655,11 @@ def table(results: dict) -> str:
             lambda c, k=key: fmt_ms(c["connect"][k]["ms"]["p50"]),
         )
 
+    return markdown(names, rows)
+
+
+def markdown(names: list[str], rows: list[tuple[str, list[str]]]) -> str:
+    """Rows of cells as a Markdown table with one right-aligned column per name."""
     width = max(len(t) for t, _ in rows)
     widths = [max(len(n), *(len(cells[i]) for _, cells in rows)) for i, n in enumerate(names)]
     lines = [
@@ -635,9 +755,12 @@ def plot(results: dict, path: Path) -> None:
 def main() -> int:
     """Parses the options, runs, prints the table and writes JSON and PNG."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, SQLite only")
-    parser.add_argument("--db", default="sqlite,postgresql")
-    parser.add_argument("--procs", default="1,2")
+    parser.add_argument("--quick", action="store_true", help="small sizes, ceiling and SQLite")
+    parser.add_argument(
+        "--configs",
+        type=lambda names: [Config.parse(n) for n in names.split(",") if n],
+        help=f"comma-separated columns (default {','.join(CONFIGS)}; --quick: ceiling,sqlite-1p)",
+    )
     parser.add_argument("--window", type=int, default=1, help="unacked messages per sender")
     parser.add_argument(
         "--only", default="online,relay,idle,connect", help="scenarios to run (default: all)"
@@ -653,8 +776,9 @@ def main() -> int:
         help="py-spy the first worker in online and relay (folded stacks in results/)",
     )
     args = parser.parse_args()
-    if args.quick and "--db" not in sys.argv:
-        args.db = "sqlite"
+    if args.configs is None:
+        names = QUICK_CONFIGS if args.quick else CONFIGS
+        args.configs = [Config.parse(n) for n in names]
     if not (BENCH / "node_modules" / "socket.io-client").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BENCH, check=True)
     run = Run(args)
@@ -665,6 +789,8 @@ def main() -> int:
     out = RESULTS / f"bench-{run.stamp}.json"
     out.write_text(json.dumps(results, indent=2))
     plot(results, out.with_suffix(".png"))
+    print()
+    print(headline(results))
     print()
     print(table(results))
     print(

@@ -32,6 +32,8 @@ DEFAULTS: dict[str, object] = {
     "TYPING_BURST": 3,
     "FETCH_RATE": 5.0,
     "FETCH_BURST": 10,
+    "SEARCH_RATE": 2.0,  # message searches per second, sustained
+    "SEARCH_BURST": 10,
     "CONNECT_RATE": 5.0,  # handshakes per second per IP
     "CONNECT_BURST": 30,
     # A killed process's users are announced offline within TTL + heartbeat (20 s).

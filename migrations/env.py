@@ -29,6 +29,9 @@ def get_engine_url():
 # from myapp import mymodel
 # target_metadata = mymodel.Base.metadata
 config.set_main_option("sqlalchemy.url", get_engine_url())
+# The search index (FTS5 table, expression index) lives in migrations only: not the models'.
+from chat.store.search import include_name  # noqa: E402
+
 target_db = current_app.extensions["migrate"].db
 
 # other values from the config, defined by the needs of env.py,
@@ -87,6 +90,7 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        conf_args.setdefault("include_name", include_name)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

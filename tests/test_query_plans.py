@@ -25,7 +25,7 @@ def capture(app):
     seen: list[tuple[str, object]] = []
 
     def record(_conn, _cursor, statement, parameters, _context, executemany):
-        if not executemany and re.match(r"\s*(SELECT|INSERT|UPDATE|DELETE)", statement, re.I):
+        if not executemany and re.match(r"\s*(WITH|SELECT|INSERT|UPDATE|DELETE)", statement, re.I):
             seen.append((statement, parameters))
 
     with app.app_context():
@@ -72,6 +72,7 @@ def test_no_statement_scans_a_whole_table(app, client):
         alice.send(bob.user_id, "second", clientId="c2")  # a retry: found by clientId
         again.emit("fetch messages", {"with": alice.user_id, "before": first + 1})
         again.emit("read", {"with": alice.user_id, "upTo": first})
+        again.emit("search messages", {"q": "sec", "with": alice.user_id})
         client.get("/")
         page = client.get("/").get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)

@@ -17,11 +17,11 @@ from chat.models import Message, User
 from tests.support.inprocess import SocketClient
 
 BOB, ALICE = object(), object()  # stand for the real userIDs, drawn like any other value
-EVENTS = ["private message", "fetch messages", "read", "typing"]
+EVENTS = ["private message", "fetch messages", "read", "typing", "search messages"]
 ERRORS = {"invalid_payload", "unknown_recipient", "too_long", "empty", "rate_limited"}
 REFUSALS = {"invalid username", "username taken", "rate limited", "unavailable"}
 OBSERVABLE = {"private message", "typing", "read", "user connected", "user disconnected"}
-FIELDS = ["content", "to", "clientId", "with", "before", "limit", "upTo", "from", "id"]
+FIELDS = ["content", "to", "clientId", "with", "before", "limit", "upTo", "from", "id", "q"]
 
 scalars = (
     st.none()
@@ -79,6 +79,9 @@ def test_any_payload_at_any_event(app, connect_as, event, args):
         elif event == "private message":
             ok_ids.add(ack["message"]["id"])
             assert ack["message"]["from"] == alice.user_id
+        elif event == "search messages":  # only what was stored, only alice's own
+            for m in ack["messages"]:
+                assert m["id"] in ok_ids and alice.user_id in (m["from"], m["to"]), m
     else:
         assert ack is None, ack  # unknown and reserved names are ignored, not even acked
     assert count(app, Message) == len(ok_ids)  # nothing stored from a refused payload
