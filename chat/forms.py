@@ -10,7 +10,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from chat import store
 
@@ -65,3 +65,28 @@ class MessageForm(FlaskForm):
         limit = current_app.config["MAX_MESSAGE_LENGTH"]
         if len(field.data) > limit:
             raise ValidationError(f"The message is over {limit} characters.")
+
+
+class PasswordForm(FlaskForm):
+    """Sets or changes the password; the current one is asked for when there is one."""
+
+    current_password = PasswordField("Current password")
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Please choose a password."),
+            Length(min=8, max=128, message="Passwords are 8 to 128 characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[EqualTo("new_password", "The two passwords differ.")],
+    )
+    submit = SubmitField("Save password")
+
+
+class DeleteAccountForm(FlaskForm):
+    """Deleting one's account, confirmed by typing one's username."""
+
+    confirm_name = StringField("Type your username to confirm")
+    submit = SubmitField("Delete my account")

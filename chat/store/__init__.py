@@ -6,6 +6,7 @@ the names re-exported here: ``from chat import store; store.save_message(...)``.
 """
 
 from chat.store.accounts import (
+    check_password,
     forget_new_user,
     get_user,
     hash_token,
@@ -52,6 +53,7 @@ __all__ = [
     "StoreError",
     "UnknownRecipient",
     "UsernameTaken",
+    "check_password",
     "contact_ids",
     "contacts",
     "conversation",
