@@ -11,6 +11,7 @@
 //   typing.js     "… is typing", both ways
 //   navigation.js which conversation is open (list, back link, browser history)
 //   search.js     people search, and looking up an unlisted sender
+//   message-search.js   searching messages, highlighting matches, jumping to one
 //   notifications.js, settings.js   opt-in notifications; the settings pop-over
 //   render.js, users-list.js, conversation.js   the views, redrawn from the store in place
 //   rows.js       fills the <template> markup of templates/rows.html (a user row, a message)
@@ -23,6 +24,7 @@ import { wireNavigation } from "./navigation.js";
 import { wireNotifications } from "./notifications.js";
 import { markRead, wireReading } from "./reading.js";
 import { renderAll } from "./render.js";
+import { wireMessageSearch } from "./message-search.js";
 import { wireSearch } from "./search.js";
 import { wireSending } from "./send.js";
 import { wireSettings } from "./settings.js";
@@ -48,6 +50,7 @@ wireHistory();
 wireNavigation();
 wireUsersList();
 wireSearch();
+wireMessageSearch();
 wireNotifications();
 wireSettings();
 
