@@ -3,9 +3,11 @@
 While draining (chat.shutdown, on SIGTERM) a worker answers 503 to new Socket.IO handshakes
 (nginx retries the next process) and ``/readyz`` answers 503 (the balancer moves away).
 
-At any time, a request for an Engine.IO session this process does not hold also gets 503
-instead of 400: behind nginx's hash, a session opened elsewhere while its hashed process was
-away (draining, restarting) is then found on the next process instead of being dropped.
+A request for an Engine.IO session this process does not hold gets engine.io's 400 (the
+session is unknown or expired), or 503 while draining. Behind nginx, which says so with the
+``X-Chat-Next-Upstream`` header, it gets 503 too: nginx then tries the next process, so a
+session opened elsewhere while its hashed process was away (draining, restarting) is found
+instead of dropped, and nginx answers 400 itself when no process holds it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from chat.extensions import socketio
 
 # Flask-SocketIO's default path; handshakes are the requests on it without an engine.io sid.
 SOCKETIO_PATH = "/socket.io"
+# Set by deploy/nginx.conf.template: "a 503 makes me try your next process".
+NEXT_UPSTREAM = "HTTP_X_CHAT_NEXT_UPSTREAM"
 
 
 class Lifecycle:
@@ -44,8 +48,11 @@ class Lifecycle:
                 del self._busy[sid]
 
     def busy(self, sid: str | None) -> bool:
-        """Whether an event of Socket.IO socket ``sid`` is being handled."""
-        return sid is not None and sid in self._busy
+        """Whether an event of Socket.IO socket ``sid`` is being handled, its connect included."""
+        # Closed during its connect handler, a socket gets no disconnect handler: the connect
+        # would then put it in presence after it is gone, and nobody would take it out.
+        manager = socketio.server.manager
+        return sid is not None and (sid in self._busy or not manager.is_connected(sid, "/"))
 
     def events_in_flight(self) -> int:
         """Events being handled right now, on every socket."""
@@ -58,7 +65,18 @@ class Lifecycle:
         sid = parse_qs(environ.get("QUERY_STRING", "")).get("sid")
         if sid is None:
             return self.draining  # a new handshake
-        return sid[0] not in socketio.server.eio.sockets
+        if sid[0] in socketio.server.eio.sockets:
+            return False
+        # Not held here: engine.io answers 400, unless another process may hold it.
+        return self.draining or NEXT_UPSTREAM in environ
+
+
+def unknown_session(environ: dict) -> bool:
+    """Whether a Socket.IO request names an engine.io session this process does not hold."""
+    if not environ.get("PATH_INFO", "").startswith(SOCKETIO_PATH):
+        return False
+    sid = parse_qs(environ.get("QUERY_STRING", "")).get("sid")
+    return sid is not None and sid[0] not in socketio.server.eio.sockets
 
 
 class DrainGate:

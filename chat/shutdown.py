@@ -19,6 +19,7 @@ from flask import Flask
 from chat.attachments import start_housekeeping
 from chat.events import start_presence
 from chat.extensions import socketio
+from chat.lifecycle import unknown_session
 from chat.services import services
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def drain(app: Flask) -> None:
 
 def on_worker_start(worker: Any) -> None:
     """gunicorn's ``post_worker_init``: presence starts at once, SIGTERM drains first."""
-    app = worker.wsgi
+    app = getattr(worker, "wsgi", None)  # absent when the app failed to load
     if not isinstance(app, Flask):
         return  # gunicorn's error app after a failed import
     start_presence(app)
@@ -80,8 +81,9 @@ def on_worker_start(worker: Any) -> None:
 
     def pre_start_hook(_server: Any, handler: Any) -> bool:
         # gevent-websocket answers an upgrade with 101 before the app runs; True makes it
-        # call the app as plain WSGI instead, so that DrainGate's 503 reaches nginx.
-        return state.refuses(handler.environ)
+        # call the app as plain WSGI instead, so that DrainGate's 503 reaches nginx and
+        # engine.io's 400 for an unknown session reaches the client.
+        return state.refuses(handler.environ) or unknown_session(handler.environ)
 
     # The worker builds its server in run(), after this hook: a subclass on this worker only.
     worker.server_class = type(
@@ -102,7 +104,7 @@ def on_worker_start(worker: Any) -> None:
 
 def on_worker_exit(worker: Any) -> None:
     """gunicorn's ``worker_exit``: waits for the drain, or drains now if none was asked for."""
-    app = worker.wsgi
+    app = getattr(worker, "wsgi", None)  # absent when the app failed to load
     if not isinstance(app, Flask):
         return
     state = services(app).lifecycle

@@ -26,6 +26,8 @@ def post_worker_init(worker):
 
 def worker_exit(server, worker):
     """Lets the drain finish before the worker process ends."""
+    if not hasattr(worker, "wsgi"):
+        return  # the app failed to load: nothing to drain, and importing it would fail again
     from chat import shutdown
 
     shutdown.on_worker_exit(worker)

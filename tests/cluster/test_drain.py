@@ -24,12 +24,16 @@ def handshake(client) -> str:
 def test_a_process_refuses_handshakes_only_while_draining(app, client):
     held = handshake(client)
     base = "/socket.io/?EIO=4&transport=polling"
-    # A session this process does not hold: 503, so that nginx asks the next process.
-    assert client.get(base + "&sid=held-elsewhere").status_code == 503
+    # A session this process does not hold: unknown or expired (engine.io's 400), or held by
+    # another process when nginx says that it tries the next one on a 503.
+    assert client.get(base + "&sid=held-elsewhere").status_code == 400
+    via_nginx = {"X-Chat-Next-Upstream": "1"}
+    assert client.get(base + "&sid=held-elsewhere", headers=via_nginx).status_code == 503
 
     state = services(app).lifecycle
     state.draining = True
     assert client.get(base).status_code == 503
+    assert client.get(base + "&sid=held-elsewhere").status_code == 503
     assert client.get(base).headers["Retry-After"] == "1"
     # The sessions it still holds keep working until the drain closes them (asked directly:
     # a long-poll through the test client would block), and pages are still served.

@@ -124,17 +124,64 @@ def test_long_polling_sessions_stick_to_one_process(nginx, pair):
         erin.close()
 
 
-def test_a_process_answers_503_for_a_session_it_does_not_hold(pair):
-    # What lets nginx find a session on the next process instead of failing it.
+WEBSOCKET_UPGRADE = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
+
+
+def test_a_process_answers_503_to_nginx_for_a_session_it_does_not_hold(pair):
+    # What lets nginx find a session on the next process instead of failing it; asked
+    # directly (not through nginx), the process gives engine.io's 400 for an unknown session.
     frank = Peer(pair.one.url, transports=["polling"], username=name("frank"))
     try:
         eio_sid = frank.sio.eio.sid
         query = {"EIO": "4", "transport": "polling", "sid": eio_sid}
-        elsewhere = requests.get(pair.two.url + "/socket.io/", params=query, timeout=5)
-        assert elsewhere.status_code == 503
-        unknown = requests.get(
-            pair.one.url + "/socket.io/", params={**query, "sid": "nope"}, timeout=5
-        )
-        assert unknown.status_code == 503
+        via_nginx = {"X-Chat-Next-Upstream": "1"}
+        for headers, status in (({}, 400), (via_nginx, 503)):
+            elsewhere = requests.get(
+                pair.two.url + "/socket.io/", params=query, headers=headers, timeout=5
+            )
+            assert elsewhere.status_code == status
+            unknown = requests.get(
+                pair.one.url + "/socket.io/",
+                params={**query, "sid": "nope"},
+                headers=headers,
+                timeout=5,
+            )
+            assert unknown.status_code == status
+            # A WebSocket upgrade too: a plain HTTP answer, not gevent-websocket's 101.
+            upgrade = requests.get(
+                pair.one.url + "/socket.io/",
+                params={**query, "transport": "websocket", "sid": "nope"},
+                headers={**WEBSOCKET_UPGRADE, **headers},
+                timeout=5,
+            )
+            assert upgrade.status_code == status
     finally:
         frank.close()
+
+
+def test_nginx_finds_a_session_on_another_process_and_answers_400_when_none_holds_it(nginx, pair):
+    # Sessions opened directly on each process: nginx hashes this address to one of them,
+    # and reaches the other one's session on its second try.
+    grace = Peer(pair.one.url, transports=["polling"], username=name("grace"))
+    heidi = Peer(pair.two.url, transports=["polling"], username=name("heidi"))
+    try:
+        for tab in (grace, heidi):
+            query = {"EIO": "4", "transport": "polling", "sid": tab.sio.eio.sid}
+            # A POST: a ping's answer (engine.io "3") is accepted by the holder only.
+            found = requests.post(nginx.url + "/socket.io/", params=query, data="3", timeout=5)
+            assert found.status_code == 200 and found.text == "OK"
+        tried = [nginx.upstreams(tab.sio.eio.sid)[-1] for tab in (grace, heidi)]
+        assert sorted("," in t for t in tried) == [False, True]  # one retried, one not
+        query = {"EIO": "4", "transport": "polling", "sid": "expired"}
+        for method in (requests.get, requests.post):
+            gone = method(nginx.url + "/socket.io/", params=query, timeout=5)
+            assert gone.status_code == 400, gone.text
+        assert "," in nginx.upstreams("expired")[-1]  # every process was asked first
+    finally:
+        grace.close()
+        heidi.close()

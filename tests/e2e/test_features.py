@@ -349,3 +349,34 @@ def test_last_seen_is_relative_and_kept_in_the_database(people, server):
     expect(link).to_have_accessible_name(re.compile(r", last seen 3 hours ago$"))
     alice.open_chat(bob.username)
     expect(alice.page.locator("#peer-status")).to_have_text("last seen 3 hours ago")
+
+
+# Leaves the page in the task after the WebSocket probe's answer, while long-polling pauses
+# for the upgrade: the moment where engine.io's closeOnBeforeunload sent nothing.
+LEAVE_DURING_UPGRADE = """
+const Native = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  const ws = new Native(url, protocols);
+  ws.addEventListener("message", (ev) => {
+    if (ev.data !== "3probe" || !sessionStorage.getItem("leave")) return;
+    setTimeout(() => location.assign("about:blank"));
+  });
+  return ws;
+};
+Object.assign(window.WebSocket, Native);
+window.WebSocket.prototype = Native.prototype;
+"""
+
+
+def test_a_page_leaving_during_the_upgrade_is_seen_gone_at_once(people):
+    alice = people("alice").login(unique("alice"))
+    bob = people("bob")
+    bob.context.add_init_script(LEAVE_DURING_UPGRADE)
+    bob.login(unique("bob"))
+    bob.page.evaluate("sessionStorage.setItem('leave', '1')")
+    bob.page.reload(wait_until="commit")
+    bob.page.wait_for_url("about:blank")
+    # Well before the ping timeout (25 + 20 s) that would otherwise end bob's session.
+    expect(user_link(alice.page, bob.username)).to_have_accessible_name(
+        re.compile(r", last seen just now$")
+    )

@@ -10,10 +10,8 @@ from deploy.launch import BIN, ROOT, THROWAWAY_SECRET, free_port, gunicorn_comma
 
 def run_gunicorn(env: dict[str, str], timeout: float = 30) -> tuple[int, str]:
     """Runs a chat process expecting it to exit by itself; returns (exit code, output)."""
-    # Without the config's hooks: its worker_exit hook fails on a worker whose app did not
-    # load (worker.wsgi is unset), adding a traceback to the one line under test.
     proc = subprocess.run(
-        gunicorn_command(f"127.0.0.1:{free_port()}", config=False),
+        gunicorn_command(f"127.0.0.1:{free_port()}"),
         cwd=ROOT,
         env={**os.environ, "SECRET_KEY": THROWAWAY_SECRET, **env},
         capture_output=True,
