@@ -88,6 +88,7 @@ def index():
         message_form=MessageForm(to=peer["userID"] if peer else "", clientId=uuid.uuid4().hex),
         max_length=config["MAX_MESSAGE_LENGTH"],
         users_limit=config["USERS_LIST_LIMIT"],
+        edit_window=config.get("EDIT_WINDOW_S", 900),
     )
 
 

@@ -9,6 +9,7 @@
 //   history.js    fetch messages: newest page, older pages, catch-up after a reconnect
 //   reading.js    marking read; `read` events (badges, "Read" ticks)
 //   typing.js     "… is typing", both ways
+//   editing.js    editing and deleting one's own messages; blocking.js  Block / Unblock
 //   navigation.js which conversation is open (list, back link, browser history)
 //   search.js     people search, and looking up an unlisted sender
 //   message-search.js   searching messages, highlighting matches, jumping to one
@@ -17,7 +18,9 @@
 //   rows.js       fills the <template> markup of templates/rows.html (a user row, a message)
 //   format.js     times and presence in words; dom.js   elements and DOM helpers
 
+import { wireBlocking } from "./blocking.js";
 import { wireConnection } from "./connection.js";
+import { wireEditing } from "./editing.js";
 import { adoptMessages, renderPeerStatus } from "./conversation.js";
 import { wireHistory } from "./history.js";
 import { wireNavigation } from "./navigation.js";
@@ -46,6 +49,8 @@ wireConnection();
 wireReading();
 wireTyping();
 wireSending();
+wireEditing();
+wireBlocking(() => renderAll());
 wireHistory();
 wireNavigation();
 wireUsersList();

@@ -2,6 +2,7 @@
 
 import { els } from "./dom.js";
 import { draftFor, saveDraft } from "./drafts.js";
+import { isEditing, leaveEdit } from "./editing.js";
 import { loadLatest } from "./history.js";
 import { markRead } from "./reading.js";
 import { renderAll } from "./render.js";
@@ -12,6 +13,7 @@ import { userLink } from "./users-list.js";
 // when the browser's history already moved (popstate).
 function select(userID, push) {
   store.selected = userID && store.users.has(userID) ? userID : null;
+  leaveEdit();
   if (push !== false) {
     history.pushState({ with: store.selected }, "", store.selected ? "?with=" + encodeURIComponent(store.selected) : "./");
   }
@@ -33,7 +35,7 @@ export function openConversation(userID) {
 export function wireNavigation() {
   if (store.selected && !els.input.value) els.input.value = draftFor(store.selected);
   els.input.addEventListener("input", () => {
-    if (store.selected) saveDraft(store.selected, els.input.value);
+    if (store.selected && !isEditing()) saveDraft(store.selected, els.input.value);
   });
   els.list.addEventListener("click", (ev) => {
     const a = ev.target.closest("a.user");
