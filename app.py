@@ -10,6 +10,7 @@ from flask import Flask
 def create_app(test_config: dict | None = None) -> Flask:
     """Builds the app: config, extensions, services, Socket.IO handlers, pages and headers."""
     from chat import (
+        account_views,
         api,
         attachment_views,
         cli,
@@ -58,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     dispatch.init_app(app)
     app.wsgi_app = lifecycle.DrainGate(app.wsgi_app, built.lifecycle)
     app.register_blueprint(views.bp)
+    app.register_blueprint(account_views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
     attachment_views.init_app(app)

@@ -105,6 +105,18 @@ def remove_user(user_id: str) -> int:
     return removed
 
 
+def conversation_peers(user_id: str) -> list[User]:
+    """Everyone ``user_id`` has a conversation with (itself included), by name."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(ReadState, ReadState.peer_id == User.id)
+            .where(ReadState.user_id == user_id)
+            .order_by(User.name_key, User.id)
+        )
+    )
+
+
 def _conversation(a: str, b: str):
     lo, hi = sorted((a, b))
     return and_(Message.user_lo == lo, Message.user_hi == hi, Message.deleted_at.is_(None))

@@ -16,7 +16,7 @@ from pydantic import Field, StrictInt, StrictStr, ValidationInfo, field_validato
 from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import attachments, dispatch, handshake, instrument, logs, payloads, store
+from chat import attachments, dispatch, handshake, instrument, logs, payloads, relay, store
 from chat.dispatch import Payload, handler
 from chat.extensions import db, socketio
 from chat.services import services
@@ -149,19 +149,7 @@ def on_private_message(me: store.Identity, msg: PrivateMessage, sid: str) -> dic
         saved = store.save_message(me.user_id, msg.to, content, msg.clientId, attach)
     else:
         saved = store.save_grouped(me.user_id, msg.to, msg.content, msg.clientId)
-    files = saved.attachments
-    if files is None:  # a retry: the stored message's own attachments
-        files = attachments.for_messages([saved.message.id]).get(saved.message.id, [])
-    wire = payloads.to_wire(saved.message, files)
-    if saved.message.deleted_at is not None:
-        return {"ok": True, "message": wire}  # a retry of a message deleted since: no relay
-    if saved.opened:
-        # A client lists only the users it needs (docs/performance.md): introduce the sender
-        # before its first message, as an original client drops messages from strangers.
-        socketio.emit("user connected", payloads.introduction(me.user_id, me.username), to=msg.to)
-    # Re-relayed on a retry too: the first relay may be what was lost; clients merge by id.
-    socketio.emit("private message", wire, to=[msg.to, me.user_id], skip_sid=sid)
-    instrument.relayed(saved.created)
+    wire = relay.relay_saved(me, saved, skip_sid=sid)
     return {"ok": True, "message": wire}
 
 

@@ -1,6 +1,9 @@
-"""Pages: login, the chat (first paint rendered by the server), settings, logout, user search."""
+"""Pages: login, the chat (first paint rendered by the server), sending without JavaScript,
+settings, logout, user search."""
 
 from __future__ import annotations
+
+import uuid
 
 from flask import (
     Blueprint,
@@ -14,9 +17,9 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import relative_time, roster, store
+from chat import relative_time, relay, roster, store
 from chat.extensions import db, socketio
-from chat.forms import LoginForm, LogoutForm, SettingsForm
+from chat.forms import LoginForm, LogoutForm, MessageForm, SettingsForm
 from chat.services import services
 
 bp = Blueprint("pages", __name__)
@@ -81,8 +84,10 @@ def index():
         initial=initial,
         logout_form=LogoutForm(),
         settings_form=settings_form,
+        message_form=MessageForm(to=peer["userID"] if peer else "", clientId=uuid.uuid4().hex),
         max_length=config["MAX_MESSAGE_LENGTH"],
         users_limit=config["USERS_LIST_LIMIT"],
+        edit_window=config.get("EDIT_WINDOW_S", 900),
     )
 
 
@@ -140,3 +145,32 @@ def settings():
     else:
         flash("Settings saved.", "info")
     return redirect(url_for("pages.index", **{"with": peer}))
+
+
+@bp.post("/send")
+def send():
+    """A message posted by the composer form (no script): stored and relayed as a socket send
+    is, then back to the conversation, at the new message."""
+    me = current_identity()
+    if me is None:
+        return redirect(url_for("pages.index"))
+    form = MessageForm()
+    peer = form.to.data or None
+    back = url_for("pages.index", **{"with": peer})
+    if not form.validate_on_submit():  # CSRFProtect already refused a missing token
+        for errors in form.errors.values():
+            for error in errors:
+                flash(f"Message not sent: {error}", "error")
+        return redirect(back)
+    try:
+        saved = store.save_message(me.user_id, peer, form.content.data, form.clientId.data or None)
+    except store.StoreError as exc:
+        db.session.rollback()
+        flash(f"Message not sent: {exc.detail}.", "error")
+        return redirect(back)
+    except SQLAlchemyError:
+        db.session.rollback()
+        flash("Message not sent: the chat is unavailable. Please try again.", "error")
+        return redirect(back)
+    relay.relay_saved(me, saved)
+    return redirect(f"{back}#m-{saved.message.id}")

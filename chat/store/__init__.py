@@ -7,6 +7,7 @@ the names re-exported here: ``from chat import store; store.save_message(...)``.
 """
 
 from chat.store.accounts import (
+    check_password,
     forget_new_user,
     get_user,
     hash_token,
@@ -62,6 +63,7 @@ __all__ = [
     "block",
     "blocked_between",
     "blocked_by",
+    "check_password",
     "contact_ids",
     "contacts",
     "conversation",

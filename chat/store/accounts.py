@@ -144,16 +144,19 @@ def revoke(session_id: int) -> None:
 
 
 def set_password(user_id: str, password: str) -> None:
-    """Protects the username with ``password``: a later login by that name needs it.
-
-    Not reachable from any page yet; the settings form is to offer it.
-    """
+    """Protects the username with ``password``: a later login by that name needs it."""
     db.session.execute(
         update(User)
         .where(User.id == user_id)
         .values(password_hash=generate_password_hash(password))
     )
     db.session.commit()
+
+
+def check_password(user_id: str, password: str) -> bool:
+    """True when ``password`` is the user's password (False when it has none)."""
+    stored = db.session.scalar(select(User.password_hash).where(User.id == user_id))
+    return bool(stored) and check_password_hash(stored, password)
 
 
 def user_exists(user_id: str, active: bool = False) -> bool:

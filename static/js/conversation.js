@@ -2,6 +2,7 @@
 // Updated in place (keyed by message id, or clientId while queued) so that focus, scroll
 // position and the live region survive.
 
+import { renderBlocking } from "./blocking.js";
 import { els, reconcile, setAttr, setText } from "./dom.js";
 import { displayName, presence } from "./format.js";
 import { pendingFor } from "./outbox.js";
@@ -68,7 +69,10 @@ export function renderConversation(how) {
   const peer = current();
   document.body.classList.toggle("has-peer", !!peer);
   els.composer.hidden = !peer;
+  // The forms' peer fields follow the open conversation (they post without the script).
   if (els.settingsPeer) els.settingsPeer.value = peer ? peer.userID : "";
+  if (els.composerTo) els.composerTo.value = peer ? peer.userID : "";
+  renderBlocking();
   if (!peer) return showNobody();
   const box = els.scroller;
   const switching = renderedPeer !== peer.userID;

@@ -29,6 +29,14 @@ export const els = {
   logout: $("logout-form"),
   settings: $("settings"),
   settingsPeer: document.querySelector(".settings-form input[name=peer]"),
+  composerTo: document.querySelector("#composer input[name=to]"),
+  send: $("send"),
+  blockButton: $("block"),
+  blockNote: $("block-note"),
+  editingNote: $("editing-note"),
+  deleteDialog: $("delete-dialog"),
+  blockedSetting: $("blocked-setting"),
+  blockedList: $("blocked-list"),
 };
 
 /** Writes `text` only when it differs, so live regions announce real changes only. */

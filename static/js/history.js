@@ -77,3 +77,19 @@ export function wireHistory() {
     if (els.scroller.scrollTop < 80 && els.scroller.scrollHeight > els.scroller.clientHeight) loadOlder();
   }, { passive: true });
 }
+
+/**
+ * Loads `peer`'s history back to message `id` (and a page around it), with no gap between
+ * it and what is already shown; resolves when it is there or cannot be found.
+ */
+export async function loadAround(peer, id) {
+  if (!peer) return;
+  if (!peer.loaded) await loadLatest(peer);
+  for (let guard = 0; guard < 200 && !peer.messages.has(id) && peer.hasMore; guard++) {
+    const ack = await fetchPage(peer, oldestId(peer), 100);
+    if (!ack) return;
+    for (const m of ack.messages) addMessage(peer, m);
+    peer.hasMore = ack.hasMore;
+    if (!ack.messages.length) return;
+  }
+}

@@ -2,33 +2,39 @@
 // This module adopts the first paint, wires the others, and connects. The others:
 //   state.js      the store (users, conversations, selection, connection) and its merges
 //   outbox.js     unacknowledged messages in localStorage, shared by the user's tabs
+//   drafts.js     unsent composer text per conversation, in localStorage
 //   socket.js     the one Socket.IO client
 //   connection.js connect, reconnect, banner, and the server's news (users, messages)
 //   send.js       the outbox sent in order, one at a time; composer; Retry and Discard
 //   history.js    fetch messages: newest page, older pages, catch-up after a reconnect
 //   reading.js    marking read; `read` events (badges, "Read" ticks)
 //   typing.js     "… is typing", both ways
+//   editing.js    editing and deleting one's own messages; blocking.js  Block / Unblock
 //   navigation.js which conversation is open (list, back link, browser history)
 //   search.js     people search, and looking up an unlisted sender
+//   message-search.js   searching messages, highlighting matches, jumping to one
 //   notifications.js, settings.js   opt-in notifications; the settings pop-over
 //   render.js, users-list.js, conversation.js   the views, redrawn from the store in place
 //   rows.js       fills the <template> markup of templates/rows.html (a user row, a message)
 //   format.js     times and presence in words; dom.js   elements and DOM helpers
 
+import { wireBlocking } from "./blocking.js";
 import { wireConnection } from "./connection.js";
+import { wireEditing } from "./editing.js";
 import { adoptMessages, renderPeerStatus } from "./conversation.js";
 import { wireHistory } from "./history.js";
 import { wireNavigation } from "./navigation.js";
 import { wireNotifications } from "./notifications.js";
 import { markRead, wireReading } from "./reading.js";
 import { renderAll } from "./render.js";
+import { wireMessageSearch } from "./message-search.js";
 import { wireSearch } from "./search.js";
 import { wireSending } from "./send.js";
 import { wireSettings } from "./settings.js";
 import { socket } from "./socket.js";
 import { current, store, upsertUser } from "./state.js";
 import { wireTyping } from "./typing.js";
-import { adoptUserRows, renderUsers } from "./users-list.js";
+import { adoptUserRows, renderUsers, wireUsersList } from "./users-list.js";
 
 // The server's state of the first paint (not scraped from the DOM); other conversations
 // arrive by socket.
@@ -43,9 +49,13 @@ wireConnection();
 wireReading();
 wireTyping();
 wireSending();
+wireEditing();
+wireBlocking(() => renderAll());
 wireHistory();
 wireNavigation();
+wireUsersList();
 wireSearch();
+wireMessageSearch();
 wireNotifications();
 wireSettings();
 

@@ -1,22 +1,24 @@
 // Which conversation is open: the users list, the back link and the browser's history.
 
 import { els } from "./dom.js";
+import { draftFor, saveDraft } from "./drafts.js";
+import { isEditing, leaveEdit } from "./editing.js";
 import { loadLatest } from "./history.js";
 import { markRead } from "./reading.js";
 import { renderAll } from "./render.js";
 import { current, store } from "./state.js";
 import { userLink } from "./users-list.js";
 
-// Opens `userID`'s conversation (none for null), keeping each one's draft; `push`: false
+// Opens `userID`'s conversation (none for null), with its draft; `push`: false
 // when the browser's history already moved (popstate).
 function select(userID, push) {
-  if (store.selected) store.drafts.set(store.selected, els.input.value);
   store.selected = userID && store.users.has(userID) ? userID : null;
+  leaveEdit();
   if (push !== false) {
     history.pushState({ with: store.selected }, "", store.selected ? "?with=" + encodeURIComponent(store.selected) : "./");
   }
   const peer = current();
-  els.input.value = (peer && store.drafts.get(peer.userID)) || "";
+  els.input.value = peer ? draftFor(peer.userID) : "";
   if (peer && !peer.loaded) loadLatest(peer);
   markRead(peer);
   renderAll("switch");
@@ -28,8 +30,13 @@ export function openConversation(userID) {
   els.input.focus();
 }
 
-/** Opens conversations from the list, goes back from the back link and browser history. */
+/** Opens conversations from the list, goes back from the back link and browser history;
+ * keeps the composer's text as the open conversation's draft. */
 export function wireNavigation() {
+  if (store.selected && !els.input.value) els.input.value = draftFor(store.selected);
+  els.input.addEventListener("input", () => {
+    if (store.selected && !isEditing()) saveDraft(store.selected, els.input.value);
+  });
   els.list.addEventListener("click", (ev) => {
     const a = ev.target.closest("a.user");
     if (!a || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;

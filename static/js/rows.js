@@ -39,8 +39,10 @@ export function newMessageItem(m, peer) {
   const li = cloneTemplate("message-template");
   li.classList.toggle("own", own);
   setText(li.querySelector(".sender"), own ? me.username : peer.username);
-  setText(li.querySelector(".content"), m.content);
-  if (!own) li.querySelector(".state").remove();
+  if (!own) {
+    li.querySelector(".state").remove();
+    li.querySelector(".message-menu").remove();
+  }
   return li;
 }
 
@@ -54,9 +56,17 @@ function messageState(peer, m, connected) {
   return ["sent", "Sent"];
 }
 
-/** Brings the message item `li` up to date: ids, time, and one's own message's state. */
+/** Brings the message item `li` up to date: ids, time, content, "edited", and one's own
+ * message's state and menu. */
 export function fillMessageItem(li, m, peer, { connected, onActionsGone }) {
-  if (m.id !== undefined) li.dataset.id = m.id;
+  setText(li.querySelector(".content"), m.content);
+  const edited = li.querySelector(".edited");
+  edited.hidden = !m.editedAt;
+  setAttr(edited, "title", m.editedAt ? "edited " + fullTime(m.editedAt) : null);
+  if (m.id !== undefined) {
+    li.dataset.id = m.id;
+    li.id = "m-" + m.id; // the target of a link to this message (search results, no-JS sends)
+  }
   if (m.clientId) li.dataset.clientId = m.clientId;
   const time = li.querySelector("time");
   const iso = m.createdAt || m.queuedAt;
@@ -66,6 +76,8 @@ export function fillMessageItem(li, m, peer, { connected, onActionsGone }) {
     setAttr(time, "title", fullTime(iso));
   }
   if (m.from !== me.userID) return;
+  // Editing and deleting need a stored message (and a connection to ask the server).
+  li.querySelector(".message-menu").hidden = m.id === undefined;
   const [state, text] = messageState(peer, m, connected);
   const stateNode = li.querySelector(".state");
   setText(stateNode, text);

@@ -2,6 +2,8 @@
 // composer; Retry and Discard on a message that was not sent.
 
 import { els } from "./dom.js";
+import { clearDrafts, saveDraft } from "./drafts.js";
+import { isEditing, submitEdit } from "./editing.js";
 import { renderConversation } from "./conversation.js";
 import { changeOutbox, dropFromOutbox, newClientId, outbox, OUTBOX_KEY, patchQueued, saveOutbox } from "./outbox.js";
 import { renderAll } from "./render.js";
@@ -10,7 +12,7 @@ import { addMessage, config, me, peerOf, store } from "./state.js";
 import { resetTyping } from "./typing.js";
 
 // Refusals that a retry cannot fix: such a message waits for the user, and holds back nothing.
-const PERMANENT = new Set(["invalid_payload", "unknown_recipient", "too_long", "empty"]);
+const PERMANENT = new Set(["invalid_payload", "unknown_recipient", "too_long", "empty", "blocked"]);
 
 let flushing = false;
 let flushTimer = null;
@@ -63,6 +65,8 @@ function flush() {
       return;
     } else {
       const code = (ack && ack.error) || "invalid_payload";
+      const peer = store.users.get(m.to);
+      if (code === "blocked" && peer && !peer.blocked) peer.blockedMe = true;
       markFailed(m.clientId, (ack && ack.detail) || code, PERMANENT.has(code));
     }
     renderAll();
@@ -95,12 +99,13 @@ function retrySend(clientId) {
 export function wireSending() {
   els.composer.addEventListener("submit", (ev) => {
     ev.preventDefault();
+    if (isEditing()) { submitEdit(); return; }
     const content = els.input.value;
     if (!content.trim() || !store.selected) return;
     const m = { clientId: newClientId(), content: content, from: me.userID, to: store.selected, queuedAt: new Date().toISOString() };
     changeOutbox((list) => list.concat([m]));
     els.input.value = "";
-    store.drafts.delete(store.selected);
+    saveDraft(store.selected, "");
     resetTyping();
     renderConversation("bottom");
     flush();
@@ -128,5 +133,6 @@ export function wireSending() {
   window.addEventListener("storage", (ev) => {
     if (ev.key === OUTBOX_KEY) renderConversation(); // another tab queued or sent something
   });
-  if (els.logout) els.logout.addEventListener("submit", () => saveOutbox([]));
+  // A shared computer keeps nothing of this user's unsent words after logging out.
+  if (els.logout) els.logout.addEventListener("submit", () => { saveOutbox([]); clearDrafts(); });
 }

@@ -10,14 +10,15 @@ export const me = { userID: app.dataset.userId, username: app.dataset.username }
 export const config = {
   usersLimit: Number(app.dataset.usersLimit) || Infinity,
   sendTimeoutMs: 10000,
+  editWindowS: Number(app.dataset.editWindow) || 900,
 };
 
 export const store = {
   // userID -> peer: {userID, username, connected, lastSeen, messages: Map(id -> message),
   // hasMore, loaded (history fetched), unread, readUpTo (how far they read mine),
-  // myReadUpTo, typingUntil}.
+  // myReadUpTo, typingUntil, blocked (this user blocked them), blockedMe (a send to them
+  // was refused as blocked)}.
   users: new Map(),
-  drafts: new Map(), // userID -> unsent composer text
   selected: null, // userID of the open conversation
   linkDown: false, // the connection failed or dropped and is not back yet
   // Others' presence is current. False from a lost connection until the next `users` list:
@@ -29,6 +30,27 @@ export const store = {
 /** The open conversation's peer, or null. */
 export function current() {
   return store.selected ? store.users.get(store.selected) : null;
+}
+
+/** Applies an edit (`message edited`, or an edit's ack) to a stored message; true if known. */
+export function applyEdit(e) {
+  const peer = store.users.get(peerOf(e));
+  const m = peer && peer.messages.get(e.id);
+  if (!m) return false;
+  peer.messages.set(e.id, Object.assign({}, m, { content: e.content, editedAt: e.editedAt }));
+  return true;
+}
+
+/** Forgets a deleted message (`message deleted`, or a delete's ack); true if it was known. */
+export function applyDelete(e) {
+  const peer = store.users.get(peerOf(e));
+  const m = peer && peer.messages.get(e.id);
+  if (!m) return false;
+  peer.messages.delete(e.id);
+  if (m.from === peer.userID && m.from !== me.userID && m.id > peer.myReadUpTo) {
+    peer.unread = Math.max(0, (peer.unread || 0) - 1); // it no longer counts as unread (B7)
+  }
+  return true;
 }
 
 /** The other party of a message, seen from this user. */
@@ -48,6 +70,7 @@ export function upsertUser(u, loaded) {
   if ("lastSeen" in u) peer.lastSeen = u.lastSeen;
   else if (u.connected) peer.lastSeen = null;
   if (typeof u.unread === "number") peer.unread = u.unread;
+  if (typeof u.blocked === "boolean") peer.blocked = u.blocked;
   if (typeof u.readUpTo === "number") peer.readUpTo = Math.max(peer.readUpTo, u.readUpTo);
   const hadHistory = peer.loaded;
   for (const m of u.messages || []) addMessage(peer, m);
