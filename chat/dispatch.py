@@ -18,7 +18,7 @@ from flask import current_app
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import instrument, logs, store
+from chat import instrument, logs, store, targets
 from chat.extensions import db, socketio
 from chat.payloads import error_ack
 from chat.services import services
@@ -56,8 +56,14 @@ def _validation_error(exc: ValidationError) -> dict[str, Any]:
     return error_ack(code, f"{where}: {first['msg']}")
 
 
-def handler(event: str, schema: type[Payload], limit: str | None = None) -> Callable:
-    """Declares ``fn(me, payload, sid)`` for ``event``; validation, limits, errors become acks."""
+def handler(
+    event: str, schema: type[Payload], limit: str | None = None, target: str | None = None
+) -> Callable:
+    """Declares ``fn(me, payload, sid)`` for ``event``; validation, limits, errors become acks.
+
+    ``target`` names the payload field holding a userID the event acts on: unless it names
+    an existing user (``chat.targets``), the ack is ``unknown_recipient`` and ``fn`` never runs.
+    """
 
     def decorator(fn: Callable) -> Callable:
         def on_event(sid: str, data: object = None, *_extra: object) -> dict[str, Any] | None:
@@ -92,6 +98,10 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
                     # wait on its own connection instead of costing the worker CPU.
                     socketio.sleep(min(wait, OVER_LIMIT_PAUSE_MS) / 1000)
                     return error_ack("rate_limited", "too many requests", retryAfterMs=wait)
+            if target is not None:
+                named = getattr(payload, target)
+                if named is not None and not services().known_users.exists(named):
+                    return error_ack("unknown_recipient", targets.DETAIL)
             try:
                 # A draining process waits for this before closing the socket.
                 with services().lifecycle.in_flight(sid):

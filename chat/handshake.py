@@ -108,6 +108,7 @@ def _forget(me: store.Identity) -> None:
     # A name created by a refused handshake would stay taken, unclaimable without a password.
     try:
         store.forget_new_user(me)
+        services().known_users.forget(me.user_id)
     except SQLAlchemyError:
         db.session.rollback()
         log.exception(

@@ -20,6 +20,7 @@ from chat.store.accounts import (
     sign_in,
     touch_last_seen,
     user_exists,
+    user_status,
     username,
 )
 from chat.store.conversations import (
@@ -77,5 +78,6 @@ __all__ = [
     "touch_last_seen",
     "unread_with",
     "user_exists",
+    "user_status",
     "username",
 ]

@@ -162,6 +162,16 @@ def user_exists(user_id: str, active: bool = False) -> bool:
     return user is not None and not (active and user.deleted_at is not None)
 
 
+def user_status(user_id: str) -> str | None:
+    """'active', 'removed' (a tombstone) or None (no such user); ends the read transaction."""
+    deleted_at = db.session.execute(select(User.deleted_at).where(User.id == user_id)).one_or_none()
+    # Ended: a handler's write after this check must not run in a stale SQLite snapshot.
+    db.session.commit()
+    if deleted_at is None:
+        return None
+    return "active" if deleted_at[0] is None else "removed"
+
+
 def username(user_id: str) -> str | None:
     """The user's name, or None if there is no such user."""
     return db.session.scalar(select(User.username).where(User.id == user_id))
