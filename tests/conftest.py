@@ -26,6 +26,8 @@ BASE_CONFIG = {
     "REDIS_URL": None,
     # Generous limits: the rate-limit tests lower them for themselves.
     "CONNECT_BURST": 10_000,
+    "SIGNUP_BURST": 10_000,
+    "RESUME_BURST": 10_000,
     "SEND_BURST": 10_000,
     "FETCH_BURST": 10_000,
     "TYPING_BURST": 10_000,

@@ -39,6 +39,7 @@ from chat.store.conversations import (
 from chat.store.domain import (
     Identity,
     InvalidUsername,
+    RateLimited,
     StoreError,
     UnknownRecipient,
     UsernameTaken,
@@ -49,6 +50,7 @@ __all__ = [
     "Identity",
     "InvalidUsername",
     "Listed",
+    "RateLimited",
     "Saved",
     "StoreError",
     "UnknownRecipient",

@@ -48,6 +48,8 @@ def cluster_env(database_url: str, prefix: str, **extra: object) -> dict[str, st
         "PRESENCE_HEARTBEAT_S": "0.5",
         "PRESENCE_TTL_S": "2",
         "CONNECT_BURST": "10000",
+        "SIGNUP_BURST": "10000",
+        "RESUME_BURST": "10000",
         "SEND_BURST": "10000",
         "FETCH_BURST": "10000",
     }

@@ -23,6 +23,9 @@ GENEROUS = {
     "FETCH_BURST": "10000",
     "CONNECT_RATE": "1000",
     "CONNECT_BURST": "10000",
+    "SIGNUP_RATE": "1000",
+    "SIGNUP_BURST": "10000",
+    "RESUME_BURST": "10000",
 }
 
 
