@@ -34,6 +34,7 @@ from chat.store.conversations import (
     newest_pages,
     read_marks_shared_with,
     rebuild_conversations,
+    recount_conversations,
     unread_with,
 )
 from chat.store.domain import (
@@ -70,6 +71,7 @@ __all__ = [
     "read_marks_shared_with",
     "read_receipts_enabled",
     "rebuild_conversations",
+    "recount_conversations",
     "resume",
     "revoke",
     "save_message",

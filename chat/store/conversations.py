@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, func, select, text, union_all, update
+from sqlalchemy import and_, case, func, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from chat.extensions import db
@@ -224,6 +224,32 @@ def mark_read(user_id: str, peer_id: str, up_to: int) -> int | None:
         db.session.rollback()
         return None
     return newest
+
+
+def recount_conversations(pairs: Iterable[tuple[str, str]]) -> None:
+    """Recomputes both sides' conversation rows (newest id, unread count) of each pair of
+    users from the messages left, after some were deleted; no commit."""
+    m = _MESSAGES.c
+    r = _READ_STATE.c
+    for a, b in pairs:
+        lo, hi = sorted((a, b))
+        sides = (r.user_id == a) & (r.peer_id == b) | (r.user_id == b) & (r.peer_id == a)
+        # Lock both rows first: a send bumping them now waits, and the counts below (a new
+        # statement, so a new snapshot on PostgreSQL) include any message it committed.
+        db.session.execute(update(_READ_STATE).where(sides).values(unread=r.unread))
+        newest = select(func.max(m.id)).where(m.user_lo == lo, m.user_hi == hi)
+        unread = select(func.count()).where(
+            m.recipient_id == r.user_id, m.sender_id == r.peer_id, m.id > r.up_to
+        )
+        db.session.execute(
+            update(_READ_STATE)
+            .where(sides)
+            .values(
+                last_id=func.coalesce(newest.scalar_subquery(), 0),
+                # A note to self is never unread.
+                unread=case((r.user_id == r.peer_id, 0), else_=unread.scalar_subquery()),
+            )
+        )
 
 
 def rebuild_conversations() -> None:
