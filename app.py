@@ -13,6 +13,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         api,
         cli,
         config,
+        errors,
         instrument,
         lifecycle,
         logs,
@@ -55,6 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
+    errors.init_app(app)
     security.init_app(app, max_event_bytes=config.max_buffer_size(app.config))
     cli.init_app(app)
     logs.init_app(app)
