@@ -15,6 +15,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         attachment_views,
         cli,
         config,
+        errors,
         instrument,
         jsonwire,
         lifecycle,
@@ -63,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
     attachment_views.init_app(app)
+    errors.init_app(app)
     security.init_app(app, max_event_bytes=config.max_buffer_size(app.config))
     cli.init_app(app)
     logs.init_app(app)

@@ -124,6 +124,7 @@ def scenario(name: str, env: dict[str, str], flooding: bool, seconds: float, rat
             "DATABASE_URL": f"sqlite:///{tmp}/chat.db",
             "REDIS_URL": "",
             "CONNECT_BURST": "1000",
+            "SIGNUP_BURST": "1000",
             **env,
         }
         migrate(server_env)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, func, or_, select
 
-from chat import attachments
+from chat import attachments, store
 from chat.extensions import db
 from chat.models import Message, ReadState, Session, User, utcnow
 from chat.store import blocks
@@ -152,6 +152,8 @@ def purge_messages(days: int, batch: int = 5000) -> tuple[int, int]:
     """Deletes messages older than ``days`` and their attachments in short transactions;
     returns (messages, users).
 
+    The conversation rows of the purged conversations are recounted in the same
+    transactions: nobody keeps an unread badge for, or a conversation of, deleted messages.
     Removed users left without any message are then deleted for good.
     """
     cutoff = utcnow() - timedelta(days=days)
@@ -159,20 +161,21 @@ def purge_messages(days: int, batch: int = 5000) -> tuple[int, int]:
     while True:
         # Batches keep each transaction (and PostgreSQL's locks, SQLite's write lock) short
         # while the chat keeps writing.
-        ids = list(
-            db.session.scalars(
-                select(Message.id)
-                .where(Message.created_at < cutoff)
-                .order_by(Message.id)
-                .limit(batch)
-            )
-        )
-        if not ids:
+        rows = db.session.execute(
+            select(Message.id, Message.user_lo, Message.user_hi)
+            .where(Message.created_at < cutoff)
+            .order_by(Message.id)
+            .limit(batch)
+        ).all()
+        if not rows:
             break
+        ids = [row.id for row in rows]
         attachments.remove_for_messages(ids)
         db.session.execute(delete(Message).where(Message.id.in_(ids)))
+        # Sorted: two purges (or a purge and sends) lock conversation rows in one order.
+        store.recount_conversations(sorted({(row.user_lo, row.user_hi) for row in rows}))
         db.session.commit()
-        purged += len(ids)
+        purged += len(rows)
     return purged, _drop_empty_tombstones()
 
 

@@ -58,13 +58,13 @@ class Block(Payload):
     userID: UserID
 
 
-@handler("block", Block, limit="edit")
+@handler("block", Block, limit="edit", target="userID")
 def on_block(me: store.Identity, req: Block, _sid: str) -> dict[str, Any]:
     """A user blocking another: stored; nothing is emitted (the blocked user is not told)."""
     return payloads.block_state(req.userID, store.block(me.user_id, req.userID))
 
 
-@handler("unblock", Block, limit="edit")
+@handler("unblock", Block, limit="edit", target="userID")
 def on_unblock(me: store.Identity, req: Block, _sid: str) -> dict[str, Any]:
     """A user lifting its block: stored; nothing is emitted."""
     return payloads.block_state(req.userID, store.unblock(me.user_id, req.userID))

@@ -41,8 +41,16 @@ DEFAULTS: dict[str, object] = {
     "EDIT_BURST": 20,
     # How long after sending a message its sender may edit it (PROTOCOL.md B7).
     "EDIT_WINDOW_S": 900.0,
-    "CONNECT_RATE": 5.0,  # handshakes per second per IP
-    "CONNECT_BURST": 30,
+    # Handshakes (docs/security.md): a resume of a live session is limited per session;
+    # any other handshake per client address, and a login by name (a new user, a password
+    # to check) also by SIGNUP per address. Behind one NAT, any number of people with live
+    # sessions get back in at once after a restart.
+    "RESUME_RATE": 1.0,  # per session: its tabs reconnecting
+    "RESUME_BURST": 20,
+    "CONNECT_RATE": 5.0,  # per address: handshakes that resume no live session
+    "CONNECT_BURST": 100,
+    "SIGNUP_RATE": 0.5,  # per address: users created and passwords tried (30 a minute)
+    "SIGNUP_BURST": 30,
     # A killed process's users are announced offline within TTL + heartbeat (20 s).
     "PRESENCE_HEARTBEAT_S": 5.0,
     "PRESENCE_TTL_S": 15.0,

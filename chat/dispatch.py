@@ -18,12 +18,13 @@ from flask import Config, Flask
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import instrument, logs, store
+from chat import instrument, logs, store, targets
 from chat.extensions import db, socketio
 from chat.lifecycle import Lifecycle
 from chat.payloads import error_ack
 from chat.ratelimit import Limiter
 from chat.services import services
+from chat.targets import KnownUsers
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class _Bound(NamedTuple):
     config: Config
     limiter: Limiter
     lifecycle: Lifecycle
+    known_users: KnownUsers
 
 
 def _bound(environ: dict) -> _Bound:
@@ -77,12 +79,20 @@ def _bound(environ: dict) -> _Bound:
     if bound is None:
         app = environ["flask.app"]
         built = services(app)
-        bound = environ[_BOUND] = _Bound(app, app.config, built.limiter, built.lifecycle)
+        bound = environ[_BOUND] = _Bound(
+            app, app.config, built.limiter, built.lifecycle, built.known_users
+        )
     return bound
 
 
-def handler(event: str, schema: type[Payload], limit: str | None = None) -> Callable:
-    """Declares ``fn(me, payload, sid)`` for ``event``; validation, limits, errors become acks."""
+def handler(
+    event: str, schema: type[Payload], limit: str | None = None, target: str | None = None
+) -> Callable:
+    """Declares ``fn(me, payload, sid)`` for ``event``; validation, limits, errors become acks.
+
+    ``target`` names the payload field holding a userID the event acts on: unless it names
+    an existing user (``chat.targets``), the ack is ``unknown_recipient`` and ``fn`` never runs.
+    """
     rate_key, burst_key = (f"{limit.upper()}_RATE", f"{limit.upper()}_BURST") if limit else ("", "")
     validate = schema.model_validate
 
@@ -120,6 +130,10 @@ def handler(event: str, schema: type[Payload], limit: str | None = None) -> Call
                     # wait on its own connection instead of costing the worker CPU.
                     socketio.sleep(min(wait, OVER_LIMIT_PAUSE_MS) / 1000)
                     return error_ack("rate_limited", "too many requests", retryAfterMs=wait)
+            if target is not None:
+                named = getattr(payload, target)
+                if named is not None and not bound.known_users.exists(named):
+                    return error_ack("unknown_recipient", targets.DETAIL)
             try:
                 # A draining process waits for this before closing the socket.
                 with bound.lifecycle.in_flight(sid):

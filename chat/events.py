@@ -134,7 +134,7 @@ class PrivateMessage(Payload):
         return self
 
 
-@handler("private message", PrivateMessage, limit="send")
+@handler("private message", PrivateMessage, limit="send", target="to")
 def on_private_message(me: store.Identity, msg: PrivateMessage, sid: str) -> dict[str, Any]:
     """A sender's message and its attachments: stored first (committed with the messages
     that arrived with it; one with attachments claims them in its own transaction), then
@@ -159,11 +159,9 @@ class FetchMessages(Payload):
     limit: Annotated[StrictInt, Field(ge=1, le=200)] | None = None
 
 
-@handler("fetch messages", FetchMessages, limit="fetch")
+@handler("fetch messages", FetchMessages, limit="fetch", target="with_")
 def on_fetch_messages(me: store.Identity, req: FetchMessages, _sid: str) -> dict[str, Any]:
     """A client paging back through one conversation, by message id."""
-    if not store.user_exists(req.with_):
-        raise store.UnknownRecipient("no user has this userID")
     limit = req.limit or current_app.config["HISTORY_PAGE"]
     messages, has_more = store.history(me.user_id, req.with_, limit, req.before)
     files = attachments.for_messages(m.id for m in messages)
@@ -175,7 +173,7 @@ class Read(Payload):
     upTo: MessageID
 
 
-@handler("read", Read)
+@handler("read", Read, target="with_")
 def on_read(me: store.Identity, req: Read, _sid: str) -> dict[str, Any]:
     """A reader's mark: stored, then sent to the reader's tabs and (receipts on, no block
     between them) the peer's."""
@@ -194,7 +192,7 @@ class Typing(Payload):
     to: UserID
 
 
-@handler("typing", Typing, limit="typing")
+@handler("typing", Typing, limit="typing", target="to")
 def on_typing(me: store.Identity, req: Typing, _sid: str) -> dict[str, Any]:
     """A typist's signal, relayed to the peer's tabs (unless a block is between them) and
     never stored."""

@@ -70,20 +70,16 @@ def accept(raw_auth: object) -> Accepted:
     """Resumes or creates the session of the connecting socket, joins its room, reads its
     users list and counts it in presence; raises ConnectionRefusedError otherwise."""
     config = current_app.config
-    if services().limiter.take(
-        f"connect:{request.remote_addr}", config["CONNECT_RATE"], config["CONNECT_BURST"]
-    ):
-        raise ConnectionRefusedError("rate limited")
     auth = Auth.parse(raw_auth)
+    tokens = (auth.sessionID, session.get("sessionID"))
     me: store.Identity | None = None
     committed = False
     try:
         me, token = store.sign_in(
-            (auth.sessionID, session.get("sessionID")),
-            auth.username,
-            auth.password or None,
-            config["SESSION_IDLE_DAYS"],
+            tokens, auth.username, auth.password or None, config["SESSION_IDLE_DAYS"], _limit_login
         )
+        if token in tokens:
+            _limit("resume", me.session_id)
         dispatch.identify(request.environ, me)
         instrument.current.set(me)
         # Joined before history is read: a message stored from here on is relayed to this
@@ -100,6 +96,7 @@ def accept(raw_auth: object) -> Accepted:
         presence.connect(me.user_id, request.sid, me.session_id)
         return Accepted(me, token, users, audience(me.user_id))
     except store.StoreError as exc:
+        db.session.rollback()  # a refused resume keeps nothing it touched
         raise ConnectionRefusedError(exc.code) from None
     except (SQLAlchemyError, RedisError):
         # Database or (with REDIS_URL) presence down: a clear refusal rather than a hang.
@@ -111,10 +108,32 @@ def accept(raw_auth: object) -> Accepted:
         raise ConnectionRefusedError("unavailable") from None
 
 
+def _limit(action: str, key: object) -> None:
+    """Takes a token of ``action``'s bucket for ``key``; raises RateLimited when it is empty.
+
+    Limits by what a handshake costs and who can repeat it (docs/security.md): a resume of
+    a live session per session, so that any number of people behind one address get back
+    in at once; everything else per address.
+    """
+    config = current_app.config
+    name = action.upper()
+    if services().limiter.take(f"{action}:{key}", config[f"{name}_RATE"], config[f"{name}_BURST"]):
+        raise store.RateLimited(f"too many {action} handshakes")
+
+
+def _limit_login(named: bool) -> None:
+    # No live session: garbage, an expired session, or a login by name (a new user or a
+    # password to check, which only an address can be held to).
+    _limit("connect", request.remote_addr)
+    if named:
+        _limit("signup", request.remote_addr)
+
+
 def _forget(me: store.Identity) -> None:
     # A name created by a refused handshake would stay taken, unclaimable without a password.
     try:
         store.forget_new_user(me)
+        services().known_users.forget(me.user_id)
     except SQLAlchemyError:
         db.session.rollback()
         log.exception(

@@ -23,7 +23,7 @@ from chat import metrics
 from chat.extensions import socketio
 from chat.logs import fields
 from chat.payloads import error_ack
-from chat.ratelimit import Limiter
+from chat.ratelimit import Limiter, MemoryLimiter
 
 # The lines written here are about Socket.IO events: they carry that logger's name.
 log = logging.getLogger("chat.events")
@@ -45,6 +45,14 @@ def _child(metric, cache: dict, *labels: str):
 
 
 _ack_children: dict = {}
+# Error acks logged per user: a burst of 20, then one every 6 s (10 a minute). Validation
+# runs before any rate limit, so a client sending garbage could otherwise write a line per
+# packet; the rest are counted (chat_acks, chat_error_acks_unlogged) and the next line
+# written says how many were left out.
+ERROR_LOG_RATE = 10 / 60
+ERROR_LOG_BURST = 20
+_log_budget = MemoryLimiter()
+_unlogged: dict[str | None, int] = {}
 _rl_children: dict = {}
 
 
@@ -68,17 +76,30 @@ def acked(event_name: str, fn: Callable) -> Callable:
         if isinstance(ack, dict) and ack.get("ok") is False:
             code = str(ack.get("error"))
             _child(metrics.ACKS, _ack_children, event_name, code).inc()
-            level = logging.WARNING if code == "unavailable" else logging.INFO
-            log.log(
-                level,
-                "error ack",
-                extra=fields("error_ack", _user_id(), code, socketEvent=event_name),
-            )
+            _log_error_ack(event_name, code)
         else:
             ok.inc()
         return ack
 
     return wrapper
+
+
+def _log_error_ack(event_name: str, code: str) -> None:
+    user_id = _user_id()
+    if _log_budget.take(f"{user_id}", ERROR_LOG_RATE, ERROR_LOG_BURST):
+        metrics.UNLOGGED_ACKS.inc()
+        if len(_unlogged) > 100_000:
+            _unlogged.clear()  # bounded memory; only the "not logged" note is lost
+        _unlogged[user_id] = _unlogged.get(user_id, 0) + 1
+        return
+    skipped = _unlogged.pop(user_id, 0)
+    level = logging.WARNING if code == "unavailable" else logging.INFO
+    more = {"detail": f"{skipped} earlier error acks not logged"} if skipped else {}
+    log.log(
+        level,
+        "error ack",
+        extra=fields("error_ack", user_id, code, socketEvent=event_name, **more),
+    )
 
 
 def relayed(created: bool) -> None:

@@ -73,6 +73,11 @@ ACKS = Counter(
     ["event", "code"],
     registry=REGISTRY,
 )
+UNLOGGED_ACKS = Counter(
+    "chat_error_acks_unlogged",
+    "Error acks not logged: over a user's log budget (chat.instrument.ERROR_LOG_RATE).",
+    registry=REGISTRY,
+)
 RELAY_LATENCY = Histogram(
     "chat_relay_latency_seconds",
     "From the handler receiving a private message to the return of its relay emit.",

@@ -8,10 +8,9 @@ from typing import Annotated, Any
 from pydantic import Field, StrictInt, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
-from chat import store
+from chat import attachments, payloads, store
 from chat.dispatch import Payload, handler
 from chat.events import MessageID, UserID
-from chat.payloads import to_wire
 from chat.store import search
 
 DEFAULT_LIMIT = 20
@@ -31,12 +30,11 @@ class SearchMessages(Payload):
         return value
 
 
-@handler("search messages", SearchMessages, limit="search")
+@handler("search messages", SearchMessages, limit="search", target="with_")
 def on_search_messages(me: store.Identity, req: SearchMessages, _sid: str) -> dict[str, Any]:
     """A user's search of its conversations (or the one ``with``): matches newest first."""
-    if req.with_ is not None and not store.user_exists(req.with_):
-        raise store.UnknownRecipient("no user has this userID")
     messages, has_more = search.search(
         me.user_id, req.q, req.with_, req.before, req.limit or DEFAULT_LIMIT
     )
-    return {"ok": True, "messages": [to_wire(m) for m in messages], "hasMore": has_more}
+    files = attachments.for_messages(m.id for m in messages)
+    return {"ok": True, "messages": payloads.messages(messages, files), "hasMore": has_more}

@@ -18,6 +18,7 @@ from chat.lifecycle import Lifecycle
 from chat.presence import MemoryPresence, Presence
 from chat.presence_redis import RedisPresence
 from chat.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from chat.targets import KnownUsers
 
 KEY = "chat.services"
 
@@ -30,6 +31,7 @@ class Services:
     limiter: Limiter  # refusals counted (chat.instrument.CountingLimiter)
     lifecycle: Lifecycle
     redis: redis.Redis | None  # None: one process, no Redis
+    known_users: KnownUsers  # the userIDs an event may name (chat.targets)
 
 
 def create(config: dict) -> Services:
@@ -53,6 +55,7 @@ def create(config: dict) -> Services:
         limiter=CountingLimiter(limiter),
         lifecycle=Lifecycle(config),
         redis=client,
+        known_users=KnownUsers(),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.attachments_support import person, png, send_with
-from tests.test_pages import login
+from tests.support.pages import login
 
 SERVE = {
     "X-Content-Type-Options": "nosniff",

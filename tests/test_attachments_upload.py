@@ -11,7 +11,7 @@ from chat import attachments
 from chat.attachment_models import Attachment, AttachmentChunk
 from chat.extensions import db
 from tests.attachments_support import jpeg_with_gps, person, png, png_header_only
-from tests.test_pages import csrf_token, login
+from tests.support.pages import csrf_token, login
 
 
 def test_bearer_upload_answers_201_with_its_wire_entry(app):

@@ -9,7 +9,7 @@ from chat import admin
 from chat.extensions import db, socketio
 from chat.models import Block, Message
 from tests.support.inprocess import SocketClient, Tab, open_tab
-from tests.test_pages import login
+from tests.support.pages import login
 
 
 def stored(app) -> int:

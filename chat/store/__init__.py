@@ -22,6 +22,7 @@ from chat.store.accounts import (
     sign_in,
     touch_last_seen,
     user_exists,
+    user_status,
     username,
 )
 from chat.store.batch import save_grouped
@@ -37,11 +38,13 @@ from chat.store.conversations import (
     newest_pages,
     read_marks_shared_with,
     rebuild_conversations,
+    recount_conversations,
     unread_with,
 )
 from chat.store.domain import (
     Identity,
     InvalidUsername,
+    RateLimited,
     StoreError,
     UnknownRecipient,
     UsernameTaken,
@@ -55,6 +58,7 @@ __all__ = [
     "InvalidUsername",
     "Listed",
     "NotFound",
+    "RateLimited",
     "Saved",
     "StoreError",
     "TooLate",
@@ -81,6 +85,7 @@ __all__ = [
     "read_marks_shared_with",
     "read_receipts_enabled",
     "rebuild_conversations",
+    "recount_conversations",
     "relations",
     "resume",
     "revoke",
@@ -94,5 +99,6 @@ __all__ = [
     "unblock",
     "unread_with",
     "user_exists",
+    "user_status",
     "username",
 ]

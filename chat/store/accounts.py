@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -57,13 +57,19 @@ def resume(token: object, idle_days: int) -> Identity | None:
 
 
 def sign_in(
-    tokens: Iterable[str | None], raw_name: object, password: str | None, idle_days: int
+    tokens: Iterable[str | None],
+    raw_name: object,
+    password: str | None,
+    idle_days: int,
+    before_login: Callable[[bool], None] = lambda _named: None,
 ) -> tuple[Identity, str]:
     """The first live session among ``tokens``, else a login as ``raw_name``; flushed, not
     committed: the caller's next commit keeps it, a rollback undoes it (a name it created
     included).
 
-    Raises InvalidUsername when no session is live and no name is given.
+    When no session is live, ``before_login(named)`` (named: a name was given) runs first
+    and may refuse by raising a StoreError. Raises InvalidUsername when no session is live
+    and no name is given.
     """
     wrote = False
     for token in tokens:
@@ -72,6 +78,7 @@ def sign_in(
         if me is not None:
             return me, token
     try:
+        before_login(raw_name is not None)
         if raw_name is None:
             raise InvalidUsername("no live session and no username")
         return _login(raw_name, password)
@@ -163,6 +170,17 @@ def user_exists(user_id: str, active: bool = False) -> bool:
     """True when ``user_id`` names a user (with ``active``, one not removed)."""
     user = db.session.get(User, user_id)
     return user is not None and not (active and user.deleted_at is not None)
+
+
+def user_status(user_id: str) -> str | None:
+    """'active', 'removed' (a tombstone) or None (no such user); ends the read transaction."""
+    deleted_at = db.session.execute(select(User.deleted_at).where(User.id == user_id)).one_or_none()
+    # Ended (nothing was written: a rollback, not a commit): a handler's write after this
+    # check must not run in a stale SQLite snapshot.
+    db.session.rollback()
+    if deleted_at is None:
+        return None
+    return "active" if deleted_at[0] is None else "removed"
 
 
 def username(user_id: str) -> str | None:

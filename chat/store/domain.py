@@ -23,6 +23,10 @@ class UsernameTaken(StoreError):
     code = "username taken"
 
 
+class RateLimited(StoreError):
+    code = "rate limited"
+
+
 class UnknownRecipient(StoreError):
     code = "unknown_recipient"
 

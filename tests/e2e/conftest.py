@@ -35,6 +35,8 @@ def server(request, tmp_path_factory) -> Iterator[Server]:
         "HISTORY_PAGE": str(HISTORY_PAGE),
         # Every person of every test connects from 127.0.0.1.
         "CONNECT_BURST": "100000",
+        "SIGNUP_BURST": "100000",
+        "RESUME_BURST": "100000",
         "SEND_BURST": "100000",
         "FETCH_BURST": "100000",
         **getattr(request.module, "SERVER_ENV", {}),

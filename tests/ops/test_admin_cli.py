@@ -247,3 +247,40 @@ def test_cli_closes_the_sockets_of_a_running_cluster(tmp_path, servers, private_
     finally:
         for r in (alice, alice2, bob, carol):
             r.close()
+
+
+def test_purged_messages_no_longer_count_as_unread_nor_keep_a_conversation(app):
+    alice = open_tab(app, username="alice")
+    bob = open_tab(app, username="bob")
+    carol = open_tab(app, username="carol")
+    ids = {}
+    for text in ("old1", "old2", "recent1", "recent2"):
+        ids[text] = alice.send(bob.user_id, text)["message"]["id"]
+    assert bob.emit("read", {"with": alice.user_id, "upTo": ids["old1"]})["ok"] is True
+    assert carol.send(bob.user_id, "carol old")["ok"] is True
+    assert alice.send(alice.user_id, "old note to self")["ok"] is True
+    _age(app, ["old1", "old2", "carol old", "old note to self"], 40)
+    run(app, "purge-messages", "--older-than", "30")
+
+    def states() -> dict[tuple[str, str], tuple[int, int]]:
+        with app.app_context():
+            rows = db.session.scalars(select(ReadState))
+            return {(r.user_id, r.peer_id): (r.last_id, r.unread) for r in rows}
+
+    after = states()
+    # What a full rebuild from the messages left would say, row for row.
+    with app.app_context():
+        store.rebuild_conversations()
+        db.session.commit()
+    assert after == states()
+    newest = ids["recent2"]
+    assert after[(bob.user_id, alice.user_id)] == (newest, 2)  # old2 no longer unread
+    assert after[(alice.user_id, bob.user_id)] == (newest, 0)
+    assert after[(bob.user_id, carol.user_id)] == (0, 0)  # nothing left of it
+    assert after[(alice.user_id, alice.user_id)] == (0, 0)
+    # A new connection lists the counts and conversations that are left.
+    again = open_tab(app, sessionID=bob.session_id)
+    listed = {u["userID"]: u for u in again.first("users")}
+    assert listed[alice.user_id]["unread"] == 2
+    assert [m["content"] for m in listed[alice.user_id]["messages"]] == ["recent1", "recent2"]
+    assert listed.get(carol.user_id, {"unread": 0})["unread"] == 0

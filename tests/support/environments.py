@@ -13,6 +13,8 @@ BASE_CONFIG = {
     "SECRET_KEY": "test-secret",
     "REDIS_URL": None,
     "CONNECT_BURST": 10_000,
+    "SIGNUP_BURST": 10_000,
+    "RESUME_BURST": 10_000,
     "SEND_BURST": 10_000,
     "FETCH_BURST": 10_000,
     "SEARCH_BURST": 10_000,
@@ -29,6 +31,9 @@ GENEROUS = {
     "FETCH_BURST": "10000",
     "CONNECT_RATE": "1000",
     "CONNECT_BURST": "10000",
+    "SIGNUP_RATE": "1000",
+    "SIGNUP_BURST": "10000",
+    "RESUME_BURST": "10000",
 }
 
 
@@ -52,6 +57,8 @@ def cluster_env(database_url: str, prefix: str, **extra: object) -> dict[str, st
         "PRESENCE_HEARTBEAT_S": "0.5",
         "PRESENCE_TTL_S": "2",
         "CONNECT_BURST": "10000",
+        "SIGNUP_BURST": "10000",
+        "RESUME_BURST": "10000",
         "SEND_BURST": "10000",
         "FETCH_BURST": "10000",
         "EDIT_BURST": "10000",
