@@ -45,7 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     socketio.init_app(
         app,
-        client_manager=messagequeue.create(app.config, built.redis),
+        client_manager=messagequeue.create(app.config, built.redis, built.presence),
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         max_http_buffer_size=config.max_buffer_size(app.config),
         # One socket's events run one at a time, in order, in that socket's reader: a flooding

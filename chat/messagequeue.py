@@ -1,11 +1,23 @@
-"""The Socket.IO message queue on Redis, built so that a Redis fault never stalls a send.
+"""The Socket.IO message queue on Redis: each emit goes only to the processes that need it.
 
-python-socketio's ``PubSubManager.emit`` hands every message to this process's own sockets
-*before* publishing it, so local delivery never depends on Redis; what Redis carries is the
-copy for the other processes. This manager publishes through the process's shared
-client, whose timeouts bound the publish (a hung Redis would otherwise hold every ack),
-logs an outage once with its end, and retries the subscription every few seconds instead
-of backing off to a minute.
+python-socketio's ``PubSubManager.emit`` delivers to this process's own sockets first, then
+hands the message to ``_publish``. python-socketio's Redis manager publishes every message
+on one channel that every process decodes; this one routes it instead:
+
+- each process listens on its own channel, ``<REDIS_PREFIX>socketio:<proc>``, besides the
+  shared ``<REDIS_PREFIX>socketio``;
+- an emit to rooms (user ids, socket ids) is published on the channels of the processes
+  that hold a socket in one of them, as this process's copy of presence's placement says
+  (``chat.placement``); when none does, Redis is not asked at all;
+- an emit to everyone (``to=None``), and room changes of remote sockets, go on the shared
+  channel; a disconnect goes to the process holding the socket, or to all if unknown (the
+  admin CLI has no copy of the placement);
+- an ack to a remote emit goes back to the channel of the process that asked.
+
+Payloads are JSON (orjson). A publish that Redis refuses, or that nobody heard on a
+process's own channel, waits in a bounded backlog (``chat.backlog``) and goes out, in
+order, once Redis and that process's subscriber are back: a message sent during an outage
+still reaches the open tabs elsewhere. The subscriber retries every few seconds at most.
 """
 
 from __future__ import annotations
@@ -13,58 +25,120 @@ from __future__ import annotations
 import logging
 import time
 
+import orjson
 import redis
 import socketio
 
 from chat import metrics, redisclient
+from chat.backlog import Backlog
 from chat.logs import fields
+from chat.placement import Placement
+from chat.presence_redis import RedisPresence
 
 log = logging.getLogger(__name__)
 
+FLUSH_EVERY_S = 0.25  # how soon a held publish is retried
 
-class BoundedRedisManager(socketio.RedisManager):
-    """``socketio.RedisManager`` with a publish timeout and a short resubscribe interval."""
+
+class RoutedRedisManager(socketio.RedisManager):
+    """``socketio.RedisManager`` publishing each message only where its recipients are."""
 
     def __init__(
-        self, publisher: redis.Redis, url: str, channel: str, retry_max_s: float = 5.0
+        self,
+        publisher: redis.Redis,
+        url: str,
+        channel: str,
+        presence: RedisPresence,
+        retry_max_s: float = 5.0,
     ) -> None:
         # The subscriber, python-socketio's own connection to ``url``, waits for messages
         # indefinitely; publishing goes through the process's shared, bounded client.
         super().__init__(
             url, channel=channel, redis_options=redisclient.subscriber_options(publisher)
         )
+        self.host_id = presence.proc  # acks come back on this process's channel
+        self.presence = presence
+        self.placement = Placement(presence.proc)
+        self.backlog = Backlog(publisher)
         self.retry_max_s = retry_max_s
-        self.publisher = publisher
-        self.down_since: float | None = None
-        self.lost = 0
+
+    def inbox(self, proc: str) -> str:
+        """The channel that process ``proc`` alone listens to."""
+        return f"{self.channel}:{proc}"
+
+    def initialize(self) -> None:
+        """Loads the placement before the first emit, then starts the listener and flusher."""
+        try:
+            self.placement.merge(self.presence.placement())
+        except redis.RedisError as exc:
+            log.warning("message queue: placement not loaded, the listener retries: %s", exc)
+        super().initialize()
+        self.server.start_background_task(self._flush_loop)
+
+    def routes(self, message: dict) -> list[str]:
+        """The channels ``message`` must be published on; empty when nobody else needs it."""
+        method = message["method"]
+        if method == "emit":
+            room = message["room"]
+            if room is None:
+                return [self.channel]
+            return [self.inbox(proc) for proc in self.placement.holders(room)]
+        if method == "callback":
+            return [self.inbox(message["host_id"])]
+        if method == "disconnect":
+            proc = self.placement.proc_of(message["sid"])
+            return [self.inbox(proc)] if proc else [self.channel]
+        return [self.channel]
 
     def _publish(self, data: dict) -> None:
-        """Publishes to the other processes; on a fault, logs it and drops their copy."""
-        try:
-            self.publisher.publish(self.channel, self.json.dumps(data))
-        except redis.RedisError as exc:
-            self.lost += 1
-            if self.down_since is None:
-                self.down_since = time.monotonic()
-                log.error("message queue unavailable, other processes miss live events: %s", exc)
+        """Publishes ``data`` to the processes that need it, without waiting for a fault."""
+        channels = self.routes(data)
+        if not channels:
             return
-        if self.down_since is not None:
-            log.warning(
-                "message queue back after %.1fs; %d events did not reach other processes",
-                time.monotonic() - self.down_since,
-                self.lost,
-            )
-            self.down_since, self.lost = None, 0
+        raw = orjson.dumps(data)
+        for channel in channels:
+            self.backlog.publish(channel, raw, listened=channel != self.channel)
+
+    def _flush_loop(self) -> None:
+        prefix = f"{self.channel}:"
+        while True:
+            self.server.sleep(FLUSH_EVERY_S)
+            if not len(self.backlog):
+                continue
+            try:
+                for channel in self.backlog.flush():
+                    # Nobody has listened there for a minute: a process that died while Redis
+                    # was away, so presence never purged it. Stop routing to it.
+                    self.placement.drop(channel.removeprefix(prefix))
+            except Exception:  # a bug must not end the flusher for the life of the process
+                log.exception("message queue: flushing the backlog failed")
+
+    def _listen(self):
+        changes = self.presence.changes.encode()
+        for message in self._redis_listen_with_retries():
+            if message["type"] != "message":
+                continue
+            if message["channel"] != changes:
+                yield orjson.loads(message["data"])
+                continue
+            try:
+                self.placement.apply(message["data"])
+            except (ValueError, IndexError, KeyError, TypeError):
+                log.warning("message queue: bad placement change %r", message["data"][:200])
 
     def _redis_listen_with_retries(self):
-        """Like the parent's, with the retry interval capped at ``retry_max_s``."""
+        """Like the parent's, on three channels, reloading the placement on each subscribe,
+        with the retry interval capped at ``retry_max_s``."""
         retry_sleep = 0.5
         subscribed = False
         while True:
             try:
                 if not subscribed:
                     self._redis_connect()
-                    self.pubsub.subscribe(self.channel)
+                    channels = (self.channel, self.inbox(self.host_id), self.presence.changes)
+                    self.pubsub.subscribe(*channels)
+                    # After subscribing: a change made meanwhile is in the copy or in the feed.
+                    self.placement.merge(self.presence.placement())
                     subscribed = True
                     if retry_sleep > 0.5:
                         log.warning(
@@ -86,10 +160,12 @@ class BoundedRedisManager(socketio.RedisManager):
                 retry_sleep = min(retry_sleep * 2, self.retry_max_s)
 
 
-def create(config: dict, client: redis.Redis | None) -> BoundedRedisManager | None:
+def create(config: dict, client: redis.Redis | None, presence: object) -> RoutedRedisManager | None:
     """The client manager publishing through ``client``, or None for one process (no Redis)."""
     if client is None:
         return None
-    return BoundedRedisManager(
-        client, str(config["REDIS_URL"]), channel=f"{config['REDIS_PREFIX']}socketio"
+    if not isinstance(presence, RedisPresence):
+        raise TypeError("a message queue needs presence in Redis (RedisPresence)")
+    return RoutedRedisManager(
+        client, str(config["REDIS_URL"]), f"{config['REDIS_PREFIX']}socketio", presence
     )

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 import redis
 
 from chat import metrics
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 # Keys, under the prefix: user:<uid> hash sid -> session id; proc:<proc> set "uid|sid" of one
 # process; online set of uids; pending zset uid -> deadline (ms) of an offline announcement
 # held back by a grace period; procs set of process ids; alive:<proc> heartbeat with a TTL.
+# Channel <prefix>changes: every socket placed or removed, so that each process keeps a copy
+# of where every socket is (chat/placement.py) and routes its emits without asking Redis.
 # Each script is one atomic decision, so two processes can never both announce one change.
 # Scripts reach user:<uid> keys through a prefix argument: a single Redis, not Redis Cluster.
 
@@ -53,6 +56,7 @@ class RedisPresence:
         self.heartbeat = heartbeat
         self.ttl = ttl
         self.grace_ms = 0
+        self.changes = f"{prefix}changes"  # the channel of placement changes
         self._connect = self.redis.register_script(lua("presence_connect"))
         self._disconnect = self.redis.register_script(lua("presence_disconnect"))
         self._resolve = self.redis.register_script(lua("presence_resolve"))
@@ -67,13 +71,20 @@ class RedisPresence:
 
     def _keys(self, user_id: str) -> list[str]:
         p = self.prefix
-        return [f"{p}user:{user_id}", f"{p}proc:{self.proc}", f"{p}online", f"{p}pending"]
+        return [
+            f"{p}user:{user_id}",
+            f"{p}proc:{self.proc}",
+            f"{p}online",
+            f"{p}pending",
+            self.changes,
+        ]
 
     def connect(self, user_id: str, sid: str, session_id: int = 0) -> bool:
         """Records an accepted socket; True when it is the user's first one anywhere."""
         self._local[sid] = (user_id, session_id)
         try:
-            return bool(self._connect(keys=self._keys(user_id), args=[sid, user_id, session_id]))
+            args = [sid, user_id, session_id, self.proc]
+            return bool(self._connect(keys=self._keys(user_id), args=args))
         except redis.RedisError:
             log.warning("presence: Redis unreachable on connect user=%s", user_id)
             self._dirty = True
@@ -87,7 +98,7 @@ class RedisPresence:
         """
         self._local.pop(sid, None)
         try:
-            args = [sid, user_id, self.grace_ms]
+            args = [sid, user_id, self.grace_ms, self.proc]
             return bool(self._disconnect(keys=self._keys(user_id), args=args))
         except redis.RedisError:
             log.warning("presence: Redis unreachable on disconnect user=%s", user_id)
@@ -153,7 +164,7 @@ class RedisPresence:
         local = dict(self._local)
         for entry in entries - {f"{uid}|{sid}" for sid, (uid, _) in local.items()}:
             uid, sid = entry.split("|", 1)
-            if self._disconnect(keys=self._keys(uid), args=[sid, uid, self.grace_ms]):
+            if self._disconnect(keys=self._keys(uid), args=[sid, uid, self.grace_ms, self.proc]):
                 gone.append(uid)
         args: list[object] = [f"{p}user:"]
         for sid, (uid, sess) in local.items():
@@ -168,13 +179,32 @@ class RedisPresence:
         # A socket that closed while the script ran may have been put back: take it out again.
         for sid in local.keys() - self._local.keys():
             uid = local[sid][0]
-            if self._disconnect(keys=self._keys(uid), args=[sid, uid, self.grace_ms]):
+            if self._disconnect(keys=self._keys(uid), args=[sid, uid, self.grace_ms, self.proc]):
                 gone.append(uid)
+        self._announce_placement()
         lost, self._lost = list(self._lost), set()
         if lost:
             flags = self.redis.smismember(f"{p}online", lost)
             gone += [u for u, on in zip(lost, flags, strict=True) if not on and u not in gone]
         return gone, came
+
+    def _announce_placement(self) -> None:
+        """Tells every process the whole list of this one's sockets (it replaces their copy)."""
+        sockets = [[sid, uid] for sid, (uid, _) in self._local.items()]
+        self.redis.publish(self.changes, orjson.dumps(["=", self.proc, sockets]))
+
+    def placement(self) -> dict[str, list[tuple[str, str]]]:
+        """Every process's sockets as Redis holds them: proc -> [(sid, user id)]."""
+        p = self.prefix
+        procs = [raw.decode() for raw in self.redis.smembers(f"{p}procs")]
+        pipe = self.redis.pipeline(transaction=False)
+        for proc in procs:
+            pipe.smembers(f"{p}proc:{proc}")
+        held: dict[str, list[tuple[str, str]]] = {}
+        for proc, entries in zip(procs, pipe.execute(), strict=True):
+            pairs = (e.decode().split("|", 1) for e in entries)
+            held[proc] = [(sid, uid) for uid, sid in pairs]
+        return held
 
     def sweep(self) -> list[str]:
         """Purges processes whose heartbeat expired; returns the users that went offline."""
@@ -184,7 +214,14 @@ class RedisPresence:
             proc = raw.decode()
             if proc == self.proc or self.redis.exists(f"{p}alive:{proc}"):
                 continue
-            keys = [f"{p}proc:{proc}", f"{p}online", f"{p}pending", f"{p}procs", f"{p}alive:{proc}"]
+            keys = [
+                f"{p}proc:{proc}",
+                f"{p}online",
+                f"{p}pending",
+                f"{p}procs",
+                f"{p}alive:{proc}",
+                self.changes,
+            ]
             users = self._purge(keys=keys, args=[proc, f"{p}user:"])
             if users:
                 log.info("presence: purged dead process %s, %d users offline", proc, len(users))

@@ -1,5 +1,6 @@
 -- Presence (chat/presence_redis.py): a process whose heartbeat expired.
--- KEYS: dead proc set, online, pending, procs, dead alive key. ARGV: dead proc, user-hash prefix.
+-- KEYS: dead proc set, online, pending, procs, dead alive key, change channel.
+-- ARGV: dead proc, user-hash prefix.
 -- Returns the users that went offline. A process that beat again in the meantime is spared.
 if redis.call('EXISTS', KEYS[5]) == 1 then return {} end
 local gone = {}
@@ -15,4 +16,5 @@ for _, entry in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[4], ARGV[1])
+redis.call('PUBLISH', KEYS[6], cjson.encode({'x', ARGV[1]}))
 return gone

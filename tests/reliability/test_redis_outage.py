@@ -123,3 +123,43 @@ def test_hung_redis_delays_acks_a_bounded_time(
     ack = alice.call("private message", {"content": "after", "to": bob.user_id})
     assert ack["ok"]
     bob.wait_for("private message", lambda m: m["id"] == ack["message"]["id"], timeout=15)
+
+
+def test_a_message_sent_while_redis_is_down_reaches_the_open_tab_once_it_is_back(
+    start_server, peers, private_redis, tmp_path
+):
+    # Issue 13: alice and bob on one process, carol on the other; Redis killed, restarted
+    # empty. alice's message to carol during the outage is stored and acked, and carol's
+    # open tab must get it live once Redis is back, without a reload.
+    env = {
+        **GENEROUS,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}",
+        **redis_env(private_redis.url),
+    }
+    migrate(env)
+    a = start_server(env, "a")
+    b = start_server(env, "b")
+    alice = peers(a.url, username="alice")
+    bob = peers(a.url, username="bob")
+    carol = peers(b.url, username="carol")
+    before = alice.call("private message", {"content": "before", "to": carol.user_id})
+    carol.wait_for("private message", lambda m: m["id"] == before["message"]["id"])
+
+    private_redis.kill()
+    ack = alice.call("private message", {"content": "while down", "to": carol.user_id})
+    assert ack["ok"], ack
+    local = alice.call("private message", {"content": "next door", "to": bob.user_id})
+    bob.wait_for("private message", lambda m: m["id"] == local["message"]["id"])
+    # Down until both subscribers have failed at least twice (presence is lost with it).
+    for name in ("a", "b"):
+        log = tmp_path / f"{name}.log"
+        wait_until(lambda log=log: "retry in 1.0s" in log.read_text(), 15, what="retrying")
+    assert ack["message"]["id"] not in {m["id"] for m in carol.received("private message")}
+    private_redis.start()  # same port, empty
+
+    got = carol.wait_for("private message", lambda m: m["id"] == ack["message"]["id"], 30)
+    assert got["content"] == "while down" and got["from"] == alice.user_id
+    after = alice.call("private message", {"content": "after", "to": carol.user_id})
+    carol.wait_for("private message", lambda m: m["id"] == after["message"]["id"], 15)
+    ids = [m["id"] for m in carol.received("private message")]
+    assert ids.index(ack["message"]["id"]) < ids.index(after["message"]["id"])
