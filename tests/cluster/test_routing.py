@@ -16,8 +16,10 @@ import orjson
 import pytest
 import redis
 
-from tests.cluster.conftest import REDIS_URL, cluster_env, name
-from tests.servers import Remote, Server
+from deploy.launch import Server
+from tests.support.environments import cluster_env, name
+from tests.support.peer import Peer
+from tests.support.shared_redis import REDIS_URL
 
 pytestmark = pytest.mark.server
 
@@ -86,9 +88,9 @@ def monitor(pair) -> Iterator[QueueMonitor]:
 
 
 def test_a_message_between_users_of_one_process_never_touches_redis(pair, third, monitor):
-    alice = Remote(pair.one.url, transports=["websocket"], username=name("alice"))
-    bob = Remote(pair.one.url, transports=["websocket"], username=name("bob"))
-    carol = Remote(third.url, transports=["websocket"], username=name("carol"))
+    alice = Peer(pair.one.url, transports=["websocket"], username=name("alice"))
+    bob = Peer(pair.one.url, transports=["websocket"], username=name("bob"))
+    carol = Peer(third.url, transports=["websocket"], username=name("carol"))
     try:
         local = [alice.send(bob.user_id, f"local {i}")["message"]["id"] for i in range(5)]
         for mid in local:
@@ -102,9 +104,9 @@ def test_a_message_between_users_of_one_process_never_touches_redis(pair, third,
 
 
 def test_of_three_processes_only_those_holding_a_recipient_hear_a_message(pair, third, monitor):
-    alice = Remote(pair.one.url, transports=["websocket"], username=name("alice"))
-    bystander = Remote(pair.two.url, transports=["websocket"], username=name("bystander"))
-    carol = Remote(third.url, transports=["polling"], username=name("carol"))
+    alice = Peer(pair.one.url, transports=["websocket"], username=name("alice"))
+    bystander = Peer(pair.two.url, transports=["websocket"], username=name("bystander"))
+    carol = Peer(third.url, transports=["polling"], username=name("carol"))
     try:
         mid = alice.send(carol.user_id, "for process three only")["message"]["id"]
         got = carol.wait_for("private message", lambda m: m["id"] == mid)
@@ -113,7 +115,7 @@ def test_of_three_processes_only_those_holding_a_recipient_hear_a_message(pair, 
 
         # The sender's other tab on process two: the echo goes there, once, and process
         # three still gets the message once.
-        alice2 = Remote(pair.two.url, transports=["websocket"], sessionID=alice.session_id)
+        alice2 = Peer(pair.two.url, transports=["websocket"], sessionID=alice.session_id)
         try:
             second = alice.send(carol.user_id, "and to my other tab")["message"]["id"]
             alice2.wait_for("private message", lambda m: m["id"] == second)
