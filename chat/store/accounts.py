@@ -9,8 +9,8 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from chat.extensions import db
@@ -20,6 +20,9 @@ from chat.store.domain import Identity, InvalidUsername, StoreError, UsernameTak
 USERNAME_RE = re.compile(r"[\w.\-]{3,32}")
 # Writing last_used_at on every connect would turn reads into writes; a minute is precise enough.
 _TOUCH_EVERY = timedelta(minutes=1)
+# The connect path runs in Core: tables, not mapped classes, so no ORM object is built.
+_USERS = User.__table__
+_SESSIONS = Session.__table__
 
 
 def normalize_username(raw: object) -> tuple[str, str]:
@@ -83,50 +86,64 @@ def sign_in(
 
 def _login(raw_name: object, password: str | None) -> tuple[Identity, str]:
     name, key = normalize_username(raw_name)
-    user = db.session.scalar(select(User).where(User.name_key == key))
-    created = user is None
-    if user is None:
-        user = User(
+    u = _USERS.c
+    created = db.session.execute(
+        _insert(_USERS)
+        .values(
             id=secrets.token_hex(8),
             username=name,
             name_key=key,
             password_hash=generate_password_hash(password) if password else None,
         )
-        db.session.add(user)
-        try:
-            db.session.flush()
-        except IntegrityError:
-            db.session.rollback()
-            raise UsernameTaken("this username is already in use") from None
-    elif not (
-        password and user.password_hash and check_password_hash(user.password_hash, password)
-    ):
-        raise UsernameTaken("this username is already in use")
+        # A taken name inserts nothing (no error that would undo the whole transaction).
+        .on_conflict_do_nothing(index_elements=["name_key"])
+        .returning(u.id, u.username)
+    ).first()
+    if created is not None:
+        user_id, display = created
+    else:
+        found = db.session.execute(
+            select(u.id, u.username, u.password_hash).where(u.name_key == key)
+        ).first()
+        if not (password and found and found[2] and check_password_hash(found[2], password)):
+            raise UsernameTaken("this username is already in use")
+        user_id, display = found[0], found[1]
     token = secrets.token_urlsafe(32)  # 256 bits
-    row = Session(token_hash=hash_token(token), user_id=user.id)
-    db.session.add(row)
-    db.session.flush()
-    return Identity(user.id, user.username, row.id, new_user=created), token
+    session_id = db.session.scalar(
+        insert(_SESSIONS)
+        .values(token_hash=hash_token(token), user_id=user_id)
+        .returning(_SESSIONS.c.id)
+    )
+    return Identity(user_id, display, session_id, new_user=created is not None), token
 
 
 def _resume(token: object, idle_days: int) -> tuple[Identity | None, bool]:
     """The identity of a live session (or None) and whether anything awaits a commit."""
     if not isinstance(token, str) or not token or len(token) > 128:
         return None, False
-    row = db.session.scalar(select(Session).where(Session.token_hash == hash_token(token)))
+    s, u = _SESSIONS.c, _USERS.c
+    row = db.session.execute(
+        select(s.id, s.last_used_at, u.id, u.username)
+        .join_from(_SESSIONS, _USERS, u.id == s.user_id)
+        .where(s.token_hash == hash_token(token))
+    ).first()
     if row is None:
         return None, False
+    session_id, last_used_at, user_id, display = row
     now = utcnow()
-    if row.last_used_at < now - timedelta(days=idle_days):
-        db.session.delete(row)
+    if last_used_at < now - timedelta(days=idle_days):
+        db.session.execute(delete(_SESSIONS).where(s.id == session_id))
         return None, True
-    user = db.session.get(User, row.user_id)
-    if user is None:
-        return None, False
-    touched = row.last_used_at < now - _TOUCH_EVERY
+    touched = last_used_at < now - _TOUCH_EVERY
     if touched:
-        row.last_used_at = now
-    return Identity(user.id, user.username, row.id), touched
+        db.session.execute(update(_SESSIONS).where(s.id == session_id).values(last_used_at=now))
+    return Identity(user_id, display, session_id), touched
+
+
+def _insert(table):
+    """The dialect's INSERT, which has ON CONFLICT."""
+    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    return dialects[db.engine.dialect.name](table)
 
 
 def forget_new_user(me: Identity) -> None:
