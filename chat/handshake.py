@@ -49,14 +49,19 @@ class Accepted(NamedTuple):
     audience: list[str] | None  # None: everyone
 
 
-def audience(user_id: str) -> list[str] | None:
+def audience(user_id: str, contacts: list[tuple[str, int]] | None = None) -> list[str] | None:
     """Who hears that ``user_id`` came or went: everyone (None) while all online users fit in
     a ``users`` list; beyond that its own tabs and its recent conversations, so that bringing
-    N users online costs O(N), not N² events (docs/performance.md)."""
+    N users online costs O(N), not N² events (docs/performance.md).
+
+    ``contacts``: ``store.contacts(user_id, USERS_LIST_LIMIT)``, if already read.
+    """
     limit = current_app.config["USERS_LIST_LIMIT"]
     if services().presence.count() <= limit:
         return None
-    return [user_id, *store.contact_ids(user_id, limit)]
+    if contacts is None:
+        return [user_id, *store.contact_ids(user_id, limit)]
+    return [user_id, *(peer for peer, _ in contacts if peer != user_id)]
 
 
 def accept(raw_auth: object) -> Accepted:
@@ -85,13 +90,14 @@ def accept(raw_auth: object) -> Accepted:
         presence = services().presence
         # One transaction from the sign-in to here: the commit that ends the users list's
         # read also stores the new session (and name), and any failure before it undoes them.
-        users = roster.users_list(
-            me.user_id, presence, config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
-        )
+        # The contacts are read once, for the users list and for the audience.
+        limit = config["USERS_LIST_LIMIT"]
+        contacts = store.contacts(me.user_id, limit)
+        users = roster.users_list(me.user_id, presence, config["HISTORY_PAGE"], limit, contacts)
         committed = True
         # Last, so that a refusal above leaves no socket behind in presence.
         presence.connect(me.user_id, request.sid, me.session_id)
-        return Accepted(me, token, users, audience(me.user_id))
+        return Accepted(me, token, users, audience(me.user_id, contacts))
     except store.StoreError as exc:
         raise ConnectionRefusedError(exc.code) from None
     except (SQLAlchemyError, RedisError):
