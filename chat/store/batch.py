@@ -3,8 +3,8 @@
 Each message keeps the promises of ``save_message``: a ``clientId`` already used by its
 sender (earlier, or earlier in the same batch) returns the stored message; ids follow the
 order of the batch; both sides' conversation rows are kept. On PostgreSQL the batch is one
-statement (a CTE inserting the messages and upserting the conversation rows) and a commit:
-a round trip each. On SQLite it is two statements (three when a conversation opens).
+statement (a CTE inserting the messages and upserting the conversation rows) run in
+autocommit: one round trip. On SQLite it is two statements (three when a conversation opens).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def _alone(draft: Draft) -> Outcome:
 
 def _store(drafts: list[Draft]) -> list[Saved | None]:
     """Inserts and commits; per draft its Saved, or None when the insert skipped it."""
-    conn = db.session.connection()
+    conn = _connection()
     dialect = conn.dialect
     now = utcnow()
     params: dict[str, object] = {"t": _datetime_param(dialect)(now)}
@@ -167,7 +167,16 @@ def _pg_execute(conn, sql: str, params: dict[str, object]) -> list:
         if not exc.connection_invalidated:
             raise
     db.session.rollback()
-    return db.session.connection().exec_driver_sql(sql, params).all()
+    return _connection().exec_driver_sql(sql, params).all()
+
+
+def _connection():
+    """The session's connection for a batch: on PostgreSQL in autocommit when the batch
+    begins the session's transaction, as its one statement is atomic on its own: BEGIN and
+    COMMIT would be two more round trips (the session's commit then sends nothing)."""
+    if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
+        return db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return db.session.connection()
 
 
 def _sqlite_sides(conn, inserted: list) -> set[tuple[str, str]]:
