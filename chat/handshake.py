@@ -74,22 +74,24 @@ def accept(raw_auth: object) -> Accepted:
         raise ConnectionRefusedError("rate limited")
     auth = Auth.parse(raw_auth)
     me: store.Identity | None = None
-    committed = False
+    committed = opened = False
     try:
+        tokens = (auth.sessionID, session.get("sessionID"))
         me, token = store.sign_in(
-            (auth.sessionID, session.get("sessionID")),
-            auth.username,
-            auth.password or None,
-            config["SESSION_IDLE_DAYS"],
+            tokens, auth.username, auth.password or None, config["SESSION_IDLE_DAYS"]
         )
+        # A session it opened is undone by a refusal: by the rollback, or by _forget where
+        # statements commit themselves.
+        opened = token not in tokens
+        committed = store.autocommit.active()
         dispatch.identify(request.environ, me)
         instrument.current.set(me)
         # Joined before history is read: a message stored from here on is relayed to this
         # socket, so none falls between the `users` snapshot and the live relay.
         join_room(me.user_id)
         presence = services().presence
-        # One transaction from the sign-in to here: the commit that ends the users list's
-        # read also stores the new session (and name), and any failure before it undoes them.
+        # On SQLite one transaction from the sign-in to here: the commit that ends the users
+        # list's read also stores the new session (and name), any failure before undoes them.
         # The contacts are read once, for the users list and for the audience.
         limit = config["USERS_LIST_LIMIT"]
         contacts = store.contacts(me.user_id, limit)
@@ -105,13 +107,14 @@ def accept(raw_auth: object) -> Accepted:
         db.session.rollback()
         where = "redis" if isinstance(sys.exc_info()[1], RedisError) else "db"
         log.exception("storage failed", extra=logs.fields("exception", None, where))
-        if committed and me.new_user:
+        if committed and opened:
             _forget(me)
         raise ConnectionRefusedError("unavailable") from None
 
 
 def _forget(me: store.Identity) -> None:
-    # A name created by a refused handshake would stay taken, unclaimable without a password.
+    # A name created by a refused handshake would stay taken, unclaimable without a password;
+    # a session it opened would stay live though no client holds its sessionID.
     try:
         store.forget_new_user(me)
     except SQLAlchemyError:

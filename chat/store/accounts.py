@@ -9,12 +9,13 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from chat.extensions import db
 from chat.models import Session, User, utcnow
+from chat.store import autocommit
 from chat.store.domain import Identity, InvalidUsername, StoreError, UsernameTaken
 
 USERNAME_RE = re.compile(r"[\w.\-]{3,32}")
@@ -62,12 +63,14 @@ def resume(token: object, idle_days: int) -> Identity | None:
 def sign_in(
     tokens: Iterable[str | None], raw_name: object, password: str | None, idle_days: int
 ) -> tuple[Identity, str]:
-    """The first live session among ``tokens``, else a login as ``raw_name``; flushed, not
-    committed: the caller's next commit keeps it, a rollback undoes it (a name it created
-    included).
+    """The first live session among ``tokens``, else a login as ``raw_name``.
 
-    Raises InvalidUsername when no session is live and no name is given.
+    On PostgreSQL committed as it goes (chat.store.autocommit: a new name and its session
+    in one statement); on SQLite flushed, not committed: the caller's next commit keeps it,
+    a rollback undoes it (a name it created included). Raises InvalidUsername when no
+    session is live and no name is given.
     """
+    autocommit.connection()
     wrote = False
     for token in tokens:
         me, touched = _resume(token, idle_days)
@@ -86,35 +89,60 @@ def sign_in(
 
 def _login(raw_name: object, password: str | None) -> tuple[Identity, str]:
     name, key = normalize_username(raw_name)
-    u = _USERS.c
-    created = db.session.execute(
+    u, s = _USERS.c, _SESSIONS.c
+    token = secrets.token_urlsafe(32)  # 256 bits
+    now = utcnow()
+    session_row = {"token_hash": hash_token(token), "created_at": now, "last_used_at": now}
+    created = (
         _insert(_USERS)
         .values(
             id=secrets.token_hex(8),
             username=name,
             name_key=key,
             password_hash=generate_password_hash(password) if password else None,
+            read_receipts=True,  # every default given: a CTE's insert applies none
+            created_at=now,
         )
         # A taken name inserts nothing (no error that would undo the whole transaction).
         .on_conflict_do_nothing(index_elements=["name_key"])
         .returning(u.id, u.username)
-    ).first()
-    if created is not None:
-        user_id, display = created
-    else:
-        found = db.session.execute(
-            select(u.id, u.username, u.password_hash).where(u.name_key == key)
-        ).first()
-        if not (password and found and found[2] and check_password_hash(found[2], password)):
-            raise UsernameTaken("this username is already in use")
-        user_id, display = found[0], found[1]
-    token = secrets.token_urlsafe(32)  # 256 bits
-    session_id = db.session.scalar(
-        insert(_SESSIONS)
-        .values(token_hash=hash_token(token), user_id=user_id)
-        .returning(_SESSIONS.c.id)
     )
-    return Identity(user_id, display, session_id, new_user=created is not None), token
+    if db.engine.dialect.name == "postgresql":
+        # The new user and its session in one statement: one round trip, atomic.
+        new = created.cte("new_user")
+        opened = (
+            insert(_SESSIONS)
+            .from_select(
+                ["token_hash", "created_at", "last_used_at", "user_id"],
+                select(*(literal(v) for v in session_row.values()), new.c.id),
+            )
+            .returning(s.id, s.user_id)
+            .cte("new_session")
+        )
+        row = db.session.execute(
+            select(new.c.id, new.c.username, opened.c.id).join_from(
+                new, opened, opened.c.user_id == new.c.id
+            )
+        ).first()
+        if row is not None:
+            return Identity(row[0], row[1], row[2], new_user=True), token
+    else:
+        row = db.session.execute(created).first()
+        if row is not None:
+            return Identity(row[0], row[1], _open(row[0], session_row), new_user=True), token
+    found = db.session.execute(
+        select(u.id, u.username, u.password_hash).where(u.name_key == key)
+    ).first()
+    if not (password and found and found[2] and check_password_hash(found[2], password)):
+        raise UsernameTaken("this username is already in use")
+    return Identity(found[0], found[1], _open(found[0], session_row)), token
+
+
+def _open(user_id: str, session_row: dict) -> int:
+    """Inserts a session of ``user_id``; its id."""
+    return db.session.scalar(
+        insert(_SESSIONS).values(user_id=user_id, **session_row).returning(_SESSIONS.c.id)
+    )
 
 
 def _resume(token: object, idle_days: int) -> tuple[Identity | None, bool]:

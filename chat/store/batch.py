@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from chat.extensions import db, socketio
 from chat.groupcommit import GroupCommit
 from chat.models import Message, utcnow
+from chat.store import autocommit
 from chat.store.domain import StoreError
 from chat.store.messages import Saved, _datetime_param, _statements, save_message
 
@@ -108,7 +109,7 @@ def _alone(draft: Draft) -> Outcome:
 
 def _store(drafts: list[Draft]) -> list[Saved | None]:
     """Inserts and commits; per draft its Saved, or None when the insert skipped it."""
-    conn = _connection()
+    conn = autocommit.connection()
     dialect = conn.dialect
     now = utcnow()
     params: dict[str, object] = {"t": _datetime_param(dialect)(now)}
@@ -167,16 +168,7 @@ def _pg_execute(conn, sql: str, params: dict[str, object]) -> list:
         if not exc.connection_invalidated:
             raise
     db.session.rollback()
-    return _connection().exec_driver_sql(sql, params).all()
-
-
-def _connection():
-    """The session's connection for a batch: on PostgreSQL in autocommit when the batch
-    begins the session's transaction, as its one statement is atomic on its own: BEGIN and
-    COMMIT would be two more round trips (the session's commit then sends nothing)."""
-    if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
-        return db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return db.session.connection()
+    return autocommit.connection().exec_driver_sql(sql, params).all()
 
 
 def _sqlite_sides(conn, inserted: list) -> set[tuple[str, str]]:
