@@ -89,10 +89,30 @@ def sign_in(
 
 def _login(raw_name: object, password: str | None) -> tuple[Identity, str]:
     name, key = normalize_username(raw_name)
-    u, s = _USERS.c, _SESSIONS.c
     token = secrets.token_urlsafe(32)  # 256 bits
     now = utcnow()
     session_row = {"token_hash": hash_token(token), "created_at": now, "last_used_at": now}
+    u = _USERS.c
+    # With a password, the name is looked up first: hashing one for a name that exists
+    # would cost a password hash's CPU for nothing.
+    found = None
+    if password:
+        found = db.session.execute(
+            select(u.id, u.username, u.password_hash).where(u.name_key == key)
+        ).first()
+    if found is None:
+        me = _create(name, key, password, session_row)
+        if me is None:  # taken (meanwhile, when looked up first)
+            raise UsernameTaken("this username is already in use")
+        return me, token
+    if not (found[2] and check_password_hash(found[2], password)):
+        raise UsernameTaken("this username is already in use")
+    return Identity(found[0], found[1], _open(found[0], session_row)), token
+
+
+def _create(name: str, key: str, password: str | None, session_row: dict) -> Identity | None:
+    """A new user named ``name`` and its session, or None (nothing written) if it is taken."""
+    u = _USERS.c
     created = (
         _insert(_USERS)
         .values(
@@ -101,41 +121,35 @@ def _login(raw_name: object, password: str | None) -> tuple[Identity, str]:
             name_key=key,
             password_hash=generate_password_hash(password) if password else None,
             read_receipts=True,  # every default given: a CTE's insert applies none
-            created_at=now,
+            created_at=session_row["created_at"],
         )
         # A taken name inserts nothing (no error that would undo the whole transaction).
         .on_conflict_do_nothing(index_elements=["name_key"])
         .returning(u.id, u.username)
     )
-    if db.engine.dialect.name == "postgresql":
-        # The new user and its session in one statement: one round trip, atomic.
-        new = created.cte("new_user")
-        opened = (
-            insert(_SESSIONS)
-            .from_select(
-                ["token_hash", "created_at", "last_used_at", "user_id"],
-                select(*(literal(v) for v in session_row.values()), new.c.id),
-            )
-            .returning(s.id, s.user_id)
-            .cte("new_session")
-        )
-        row = db.session.execute(
-            select(new.c.id, new.c.username, opened.c.id).join_from(
-                new, opened, opened.c.user_id == new.c.id
-            )
-        ).first()
-        if row is not None:
-            return Identity(row[0], row[1], row[2], new_user=True), token
-    else:
+    if db.engine.dialect.name != "postgresql":
         row = db.session.execute(created).first()
-        if row is not None:
-            return Identity(row[0], row[1], _open(row[0], session_row), new_user=True), token
-    found = db.session.execute(
-        select(u.id, u.username, u.password_hash).where(u.name_key == key)
+        if row is None:
+            return None
+        return Identity(row[0], row[1], _open(row[0], session_row), new_user=True)
+    # The new user and its session in one statement: one round trip, atomic.
+    new = created.cte("new_user")
+    s = _SESSIONS.c
+    opened = (
+        insert(_SESSIONS)
+        .from_select(
+            ["token_hash", "created_at", "last_used_at", "user_id"],
+            select(*(literal(v) for v in session_row.values()), new.c.id),
+        )
+        .returning(s.id, s.user_id)
+        .cte("new_session")
+    )
+    row = db.session.execute(
+        select(new.c.id, new.c.username, opened.c.id).join_from(
+            new, opened, opened.c.user_id == new.c.id
+        )
     ).first()
-    if not (password and found and found[2] and check_password_hash(found[2], password)):
-        raise UsernameTaken("this username is already in use")
-    return Identity(found[0], found[1], _open(found[0], session_row)), token
+    return None if row is None else Identity(row[0], row[1], row[2], new_user=True)
 
 
 def _open(user_id: str, session_row: dict) -> int:
