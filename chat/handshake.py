@@ -49,11 +49,14 @@ class Accepted(NamedTuple):
     audience: list[str] | None  # None: everyone
 
 
-def audience(user_id: str) -> list[str] | None:
+def audience(user_id: str, contacts: list[tuple[str, int]] | None = None) -> list[str] | None:
     """Who hears that ``user_id`` came or went: everyone (None) while all online users fit in
     a ``users`` list; beyond that its own tabs and its recent conversations, so that bringing
     N users online costs O(N), not N² events (docs/performance.md). Never the users it
-    blocked (PROTOCOL.md B8)."""
+    blocked (PROTOCOL.md B8).
+
+    ``contacts``: ``store.contacts(user_id, USERS_LIST_LIMIT)``, if already read.
+    """
     limit = current_app.config["USERS_LIST_LIMIT"]
     presence = services().presence
     blocked = store.blocked_by(user_id)
@@ -63,7 +66,11 @@ def audience(user_id: str) -> list[str] | None:
         # Few online (at most the list's limit): name each room rather than skip sockets,
         # so that every process, each knowing only its own sockets, leaves the same users out.
         return [user_id, *(u for u in presence.online() if u != user_id and u not in blocked)]
-    return [user_id, *(u for u in store.contact_ids(user_id, limit) if u not in blocked)]
+    if contacts is None:
+        peers = store.contact_ids(user_id, limit)
+    else:
+        peers = [peer for peer, _ in contacts if peer != user_id]
+    return [user_id, *(u for u in peers if u not in blocked)]
 
 
 def accept(raw_auth: object) -> Accepted:
@@ -73,28 +80,34 @@ def accept(raw_auth: object) -> Accepted:
     auth = Auth.parse(raw_auth)
     tokens = (auth.sessionID, session.get("sessionID"))
     me: store.Identity | None = None
-    committed = False
+    committed = opened = False
     try:
+        tokens = (auth.sessionID, session.get("sessionID"))
         me, token = store.sign_in(
             tokens, auth.username, auth.password or None, config["SESSION_IDLE_DAYS"], _limit_login
         )
         if token in tokens:
             _limit("resume", me.session_id)
+        # A session it opened is undone by a refusal: by the rollback, or by _forget where
+        # statements commit themselves.
+        opened = token not in tokens
+        committed = store.autocommit.active()
         dispatch.identify(request.environ, me)
         instrument.current.set(me)
         # Joined before history is read: a message stored from here on is relayed to this
         # socket, so none falls between the `users` snapshot and the live relay.
         join_room(me.user_id)
         presence = services().presence
-        # One transaction from the sign-in to here: the commit that ends the users list's
-        # read also stores the new session (and name), and any failure before it undoes them.
-        users = roster.users_list(
-            me.user_id, presence, config["HISTORY_PAGE"], config["USERS_LIST_LIMIT"]
-        )
+        # On SQLite one transaction from the sign-in to here: the commit that ends the users
+        # list's read also stores the new session (and name), any failure before undoes them.
+        # The contacts are read once, for the users list and for the audience.
+        limit = config["USERS_LIST_LIMIT"]
+        contacts = store.contacts(me.user_id, limit)
+        users = roster.users_list(me.user_id, presence, config["HISTORY_PAGE"], limit, contacts)
         committed = True
         # Last, so that a refusal above leaves no socket behind in presence.
         presence.connect(me.user_id, request.sid, me.session_id)
-        return Accepted(me, token, users, audience(me.user_id))
+        return Accepted(me, token, users, audience(me.user_id, contacts))
     except store.StoreError as exc:
         db.session.rollback()  # a refused resume keeps nothing it touched
         raise ConnectionRefusedError(exc.code) from None
@@ -103,7 +116,7 @@ def accept(raw_auth: object) -> Accepted:
         db.session.rollback()
         where = "redis" if isinstance(sys.exc_info()[1], RedisError) else "db"
         log.exception("storage failed", extra=logs.fields("exception", None, where))
-        if committed and me.new_user:
+        if committed and opened:
             _forget(me)
         raise ConnectionRefusedError("unavailable") from None
 
@@ -130,7 +143,8 @@ def _limit_login(named: bool) -> None:
 
 
 def _forget(me: store.Identity) -> None:
-    # A name created by a refused handshake would stay taken, unclaimable without a password.
+    # A name created by a refused handshake would stay taken, unclaimable without a password;
+    # a session it opened would stay live though no client holds its sessionID.
     try:
         store.forget_new_user(me)
         services().known_users.forget(me.user_id)

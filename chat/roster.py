@@ -20,9 +20,20 @@ class Presence(Protocol):
     def some(self, limit: int) -> set[str]: ...
 
 
-def users_list(user_id: str, presence: Presence, page: int, limit: int) -> list[dict[str, Any]]:
-    """The ``users`` event body for ``user_id``; ends the read transaction before returning."""
-    recent = store.contacts(user_id, limit - 1)
+def users_list(
+    user_id: str,
+    presence: Presence,
+    page: int,
+    limit: int,
+    contacts: list[tuple[str, int]] | None = None,
+) -> list[dict[str, Any]]:
+    """The ``users`` event body for ``user_id``; ends the read transaction before returning.
+
+    ``contacts``: ``store.contacts(user_id, n)`` for some n >= limit - 1, if already read.
+    """
+    if contacts is None:
+        contacts = store.contacts(user_id, limit - 1)
+    recent = contacts[: limit - 1]
     chosen = [user_id] + [peer for peer, _ in recent if peer != user_id]
     room = limit - len(chosen)
     if room > 0:

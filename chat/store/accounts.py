@@ -9,17 +9,21 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from chat.extensions import db
 from chat.models import Session, User, utcnow
+from chat.store import autocommit
 from chat.store.domain import Identity, InvalidUsername, StoreError, UsernameTaken
 
 USERNAME_RE = re.compile(r"[\w.\-]{3,32}")
 # Writing last_used_at on every connect would turn reads into writes; a minute is precise enough.
 _TOUCH_EVERY = timedelta(minutes=1)
+# The connect path runs in Core: tables, not mapped classes, so no ORM object is built.
+_USERS = User.__table__
+_SESSIONS = Session.__table__
 
 
 def normalize_username(raw: object) -> tuple[str, str]:
@@ -63,14 +67,16 @@ def sign_in(
     idle_days: int,
     before_login: Callable[[bool], None] = lambda _named: None,
 ) -> tuple[Identity, str]:
-    """The first live session among ``tokens``, else a login as ``raw_name``; flushed, not
-    committed: the caller's next commit keeps it, a rollback undoes it (a name it created
-    included).
+    """The first live session among ``tokens``, else a login as ``raw_name``.
 
     When no session is live, ``before_login(named)`` (named: a name was given) runs first
     and may refuse by raising a StoreError. Raises InvalidUsername when no session is live
     and no name is given.
+    On PostgreSQL committed as it goes (chat.store.autocommit: a new name and its session
+    in one statement); on SQLite flushed, not committed: the caller's next commit keeps it,
+    a rollback undoes it (a name it created included).
     """
+    autocommit.connection()
     wrote = False
     for token in tokens:
         me, touched = _resume(token, idle_days)
@@ -90,50 +96,103 @@ def sign_in(
 
 def _login(raw_name: object, password: str | None) -> tuple[Identity, str]:
     name, key = normalize_username(raw_name)
-    user = db.session.scalar(select(User).where(User.name_key == key))
-    created = user is None
-    if user is None:
-        user = User(
+    token = secrets.token_urlsafe(32)  # 256 bits
+    now = utcnow()
+    session_row = {"token_hash": hash_token(token), "created_at": now, "last_used_at": now}
+    u = _USERS.c
+    # With a password, the name is looked up first: hashing one for a name that exists
+    # would cost a password hash's CPU for nothing.
+    found = None
+    if password:
+        found = db.session.execute(
+            select(u.id, u.username, u.password_hash).where(u.name_key == key)
+        ).first()
+    if found is None:
+        me = _create(name, key, password, session_row)
+        if me is None:  # taken (meanwhile, when looked up first)
+            raise UsernameTaken("this username is already in use")
+        return me, token
+    if not (found[2] and check_password_hash(found[2], password)):
+        raise UsernameTaken("this username is already in use")
+    return Identity(found[0], found[1], _open(found[0], session_row)), token
+
+
+def _create(name: str, key: str, password: str | None, session_row: dict) -> Identity | None:
+    """A new user named ``name`` and its session, or None (nothing written) if it is taken."""
+    u = _USERS.c
+    created = (
+        _insert(_USERS)
+        .values(
             id=secrets.token_hex(8),
             username=name,
             name_key=key,
             password_hash=generate_password_hash(password) if password else None,
+            read_receipts=True,  # every default given: a CTE's insert applies none
+            created_at=session_row["created_at"],
         )
-        db.session.add(user)
-        try:
-            db.session.flush()
-        except IntegrityError:
-            db.session.rollback()
-            raise UsernameTaken("this username is already in use") from None
-    elif not (
-        password and user.password_hash and check_password_hash(user.password_hash, password)
-    ):
-        raise UsernameTaken("this username is already in use")
-    token = secrets.token_urlsafe(32)  # 256 bits
-    row = Session(token_hash=hash_token(token), user_id=user.id)
-    db.session.add(row)
-    db.session.flush()
-    return Identity(user.id, user.username, row.id, new_user=created), token
+        # A taken name inserts nothing (no error that would undo the whole transaction).
+        .on_conflict_do_nothing(index_elements=["name_key"])
+        .returning(u.id, u.username)
+    )
+    if db.engine.dialect.name != "postgresql":
+        row = db.session.execute(created).first()
+        if row is None:
+            return None
+        return Identity(row[0], row[1], _open(row[0], session_row), new_user=True)
+    # The new user and its session in one statement: one round trip, atomic.
+    new = created.cte("new_user")
+    s = _SESSIONS.c
+    opened = (
+        insert(_SESSIONS)
+        .from_select(
+            ["token_hash", "created_at", "last_used_at", "user_id"],
+            select(*(literal(v) for v in session_row.values()), new.c.id),
+        )
+        .returning(s.id, s.user_id)
+        .cte("new_session")
+    )
+    row = db.session.execute(
+        select(new.c.id, new.c.username, opened.c.id).join_from(
+            new, opened, opened.c.user_id == new.c.id
+        )
+    ).first()
+    return None if row is None else Identity(row[0], row[1], row[2], new_user=True)
+
+
+def _open(user_id: str, session_row: dict) -> int:
+    """Inserts a session of ``user_id``; its id."""
+    return db.session.scalar(
+        insert(_SESSIONS).values(user_id=user_id, **session_row).returning(_SESSIONS.c.id)
+    )
 
 
 def _resume(token: object, idle_days: int) -> tuple[Identity | None, bool]:
     """The identity of a live session (or None) and whether anything awaits a commit."""
     if not isinstance(token, str) or not token or len(token) > 128:
         return None, False
-    row = db.session.scalar(select(Session).where(Session.token_hash == hash_token(token)))
+    s, u = _SESSIONS.c, _USERS.c
+    row = db.session.execute(
+        select(s.id, s.last_used_at, u.id, u.username)
+        .join_from(_SESSIONS, _USERS, u.id == s.user_id)
+        .where(s.token_hash == hash_token(token))
+    ).first()
     if row is None:
         return None, False
+    session_id, last_used_at, user_id, display = row
     now = utcnow()
-    if row.last_used_at < now - timedelta(days=idle_days):
-        db.session.delete(row)
+    if last_used_at < now - timedelta(days=idle_days):
+        db.session.execute(delete(_SESSIONS).where(s.id == session_id))
         return None, True
-    user = db.session.get(User, row.user_id)
-    if user is None:
-        return None, False
-    touched = row.last_used_at < now - _TOUCH_EVERY
+    touched = last_used_at < now - _TOUCH_EVERY
     if touched:
-        row.last_used_at = now
-    return Identity(user.id, user.username, row.id), touched
+        db.session.execute(update(_SESSIONS).where(s.id == session_id).values(last_used_at=now))
+    return Identity(user_id, display, session_id), touched
+
+
+def _insert(table):
+    """The dialect's INSERT, which has ON CONFLICT."""
+    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    return dialects[db.engine.dialect.name](table)
 
 
 def forget_new_user(me: Identity) -> None:

@@ -3,8 +3,8 @@
 Each message keeps the promises of ``save_message``: a ``clientId`` already used by its
 sender (earlier, or earlier in the same batch) returns the stored message; ids follow the
 order of the batch; both sides' conversation rows are kept. On PostgreSQL the batch is one
-statement (a CTE inserting the messages and upserting the conversation rows) and a commit:
-a round trip each. On SQLite it is two statements (three when a conversation opens).
+statement (a CTE inserting the messages and upserting the conversation rows) run in
+autocommit: one round trip. On SQLite it is two statements (three when a conversation opens).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from chat.extensions import db, socketio
 from chat.groupcommit import GroupCommit
 from chat.models import Message, utcnow
+from chat.store import autocommit
 from chat.store.domain import StoreError
 from chat.store.messages import Saved, _datetime_param, _statements, save_message
 
@@ -108,7 +109,7 @@ def _alone(draft: Draft) -> Outcome:
 
 def _store(drafts: list[Draft]) -> list[Saved | None]:
     """Inserts and commits; per draft its Saved, or None when the insert skipped it."""
-    conn = db.session.connection()
+    conn = autocommit.connection()
     dialect = conn.dialect
     now = utcnow()
     params: dict[str, object] = {"t": _datetime_param(dialect)(now)}
@@ -168,7 +169,7 @@ def _pg_execute(conn, sql: str, params: dict[str, object]) -> list:
         if not exc.connection_invalidated:
             raise
     db.session.rollback()
-    return db.session.connection().exec_driver_sql(sql, params).all()
+    return autocommit.connection().exec_driver_sql(sql, params).all()
 
 
 def _sqlite_sides(conn, inserted: list) -> set[tuple[str, str]]:
