@@ -8,47 +8,25 @@ import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
-from app import create_app
 from chat.extensions import db
-from chat.services import services
 from chat.store import search
-from deploy.databases import pg_database
-from deploy.launch import ROOT
-from tests.support.environments import BASE_CONFIG
+from tests.support.schema import MIGRATIONS, add_users, app_at
 
 BEFORE = "a12193e0bb4c"  # the revision before the search index
-MIGRATIONS = str(ROOT / "migrations")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_schema_app(request, tmp_path: Path):
     """An app on a database migrated only up to the revision before the search index."""
-    if request.param == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        uri = pg_database("chat_test_search").replace("postgresql://", "postgresql+psycopg://")
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri})
-    with app.app_context():
-        upgrade(directory=MIGRATIONS, revision=BEFORE)
-    yield app
-    services(app).presence.close()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with app_at(BEFORE, request.param, tmp_path, "chat_test_search") as app:
+        yield app
 
 
 def test_upgrade_indexes_stored_messages_then_follows_new_ones(old_schema_app):
     app = old_schema_app
     with app.app_context():
         run = db.session.execute
-        for uid in ("a", "b", "c"):
-            run(
-                text(
-                    "INSERT INTO users (id, username, name_key, read_receipts, created_at) "
-                    "VALUES (:id, :id, :id, true, CURRENT_TIMESTAMP)"
-                ),
-                {"id": uid},
-            )
+        add_users("a", "b", "c")
         stored = [("a", "b", "Old Lunch plans"), ("c", "b", "lunch with c"), ("c", "c", "lunch")]
         for n, (sender, recipient, content) in enumerate(stored, start=1):
             lo, hi = sorted((sender, recipient))

@@ -8,13 +8,9 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from app import create_app
 from chat import store
 from chat.extensions import db
-from chat.services import services
-from deploy.databases import pg_database
-from deploy.launch import ROOT
-from tests.support.environments import BASE_CONFIG
+from tests.support.schema import MIGRATIONS, add_users, app_at
 
 BEFORE = "2d2f7afd5d49"  # the revision before 1f50f1e29c60
 
@@ -22,32 +18,15 @@ BEFORE = "2d2f7afd5d49"  # the revision before 1f50f1e29c60
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_schema_app(request, tmp_path: Path):
     """An app on a database migrated only up to the revision before the conversation columns."""
-    if request.param == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        uri = pg_database("chat_test_backfill").replace("postgresql://", "postgresql+psycopg://")
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri})
-    with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"), revision=BEFORE)
-    yield app
-    services(app).presence.close()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with app_at(BEFORE, request.param, tmp_path, "chat_test_backfill") as app:
+        yield app
 
 
 def test_backfill_sets_newest_message_and_unread_per_side(old_schema_app):
     app = old_schema_app
     with app.app_context():
         run = db.session.execute
-        for uid in ("a", "b", "c"):
-            run(
-                text(
-                    "INSERT INTO users (id, username, name_key, read_receipts, created_at) "
-                    "VALUES (:id, :id, :id, true, CURRENT_TIMESTAMP)"
-                ),
-                {"id": uid},
-            )
+        add_users("a", "b", "c")
         sent = [("a", "b"), ("b", "a"), ("a", "b"), ("a", "b"), ("c", "a"), ("a", "a")]
         for n, (sender, recipient) in enumerate(sent, start=1):
             lo, hi = sorted((sender, recipient))
@@ -61,7 +40,7 @@ def test_backfill_sets_newest_message_and_unread_per_side(old_schema_app):
         # b had read a's messages up to id 3 before the upgrade.
         run(text("INSERT INTO read_state (user_id, peer_id, up_to) VALUES ('b', 'a', 3)"))
         db.session.commit()
-        upgrade(directory=str(ROOT / "migrations"))
+        upgrade(directory=MIGRATIONS)
         rows = run(text("SELECT user_id, peer_id, up_to, last_id, unread FROM read_state")).all()
         assert {tuple(r) for r in rows} == {
             ("a", "b", 0, 4, 1),  # b -> a once (id 2), unread by a
