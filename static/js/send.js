@@ -97,17 +97,21 @@ function retrySend(clientId) {
   flush();
 }
 
-/** Queues what the composer holds for `to`, with `attachments` (uploaded entries, B10) if
- * any, and empties the composer. */
+/** Queues a message to `to` with `attachments` (uploaded entries, B10) if any, and the
+ * composer's text if that conversation is open, and empties the composer. */
 export function queueMessage(to, attachments = []) {
-  const content = els.input.value;
+  // An upload may finish after another conversation was opened: its text stays there.
+  const own = to === store.selected;
+  const content = own ? els.input.value : "";
   if (!to || (!content.trim() && !attachments.length)) return;
   const m = { clientId: newClientId(), content: content, from: me.userID, to: to, queuedAt: new Date().toISOString() };
   if (attachments.length) m.attachments = attachments;
   changeOutbox((list) => list.concat([m]));
-  els.input.value = "";
-  saveDraft(to, "");
-  resetTyping();
+  if (own) {
+    els.input.value = "";
+    saveDraft(to, "");
+    resetTyping();
+  }
   renderConversation("bottom");
   flush();
   els.input.focus();
