@@ -54,3 +54,13 @@ export function presence(u) {
 export function displayName(u) {
   return u.username + (u.userID === me.userID ? " (you)" : "");
 }
+
+/** A file size in words, as Jinja's filesizeformat writes it on the first paint ("12.3 kB"). */
+export function fileSize(bytes) {
+  if (bytes === 1) return "1 Byte";
+  if (bytes < 1000) return bytes + " Bytes";
+  const units = ["kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (i < units.length - 1 && bytes >= 1000 ** (i + 2)) i++;
+  return (bytes / 1000 ** (i + 1)).toFixed(1) + " " + units[i];
+}

@@ -6,6 +6,7 @@
 //   socket.js     the one Socket.IO client
 //   connection.js connect, reconnect, banner, and the server's news (users, messages)
 //   send.js       the outbox sent in order, one at a time; composer; Retry and Discard
+//   uploads.js    attaching files: the attach button, paste, drag and drop, progress
 //   history.js    fetch messages: newest page, older pages, catch-up after a reconnect
 //   reading.js    marking read; `read` events (badges, "Read" ticks)
 //   typing.js     "… is typing", both ways
@@ -34,6 +35,7 @@ import { wireSettings } from "./settings.js";
 import { socket } from "./socket.js";
 import { current, store, upsertUser } from "./state.js";
 import { wireTyping } from "./typing.js";
+import { wireUploads } from "./uploads.js";
 import { adoptUserRows, renderUsers, wireUsersList } from "./users-list.js";
 
 // The server's state of the first paint (not scraped from the DOM); other conversations
@@ -49,6 +51,7 @@ wireConnection();
 wireReading();
 wireTyping();
 wireSending();
+wireUploads();
 wireEditing();
 wireBlocking(() => renderAll());
 wireHistory();

@@ -2,7 +2,7 @@
 // elements) with live data: a user row and a message. Nothing here writes markup itself.
 
 import { cloneTemplate, setAttr, setText } from "./dom.js";
-import { displayName, formatTime, fullTime, presence } from "./format.js";
+import { displayName, fileSize, formatTime, fullTime, presence } from "./format.js";
 import { me, store } from "./state.js";
 
 /** A new, empty users-list <li> (or search-result <li> when `result`). */
@@ -46,6 +46,36 @@ export function newMessageItem(m, peer) {
   return li;
 }
 
+// One attachment (PROTOCOL.md B10): an image as a lazy thumbnail in a link to the full
+// picture, anything else as a download link named by the file name and size.
+function newAttachment(a) {
+  if (a.width) {
+    const li = cloneTemplate("attachment-image-template");
+    const img = li.querySelector("img");
+    setAttr(li.querySelector("a"), "href", a.url);
+    setAttr(img, "alt", a.name);
+    setAttr(img, "width", a.width);
+    setAttr(img, "height", a.height);
+    setAttr(img, "src", a.url + "?thumb=1");
+    return li;
+  }
+  const li = cloneTemplate("attachment-file-template");
+  setAttr(li.querySelector("a"), "href", a.url);
+  setText(li.querySelector(".file-name"), a.name);
+  setText(li.querySelector(".file-size"), "(" + fileSize(a.size) + ")");
+  return li;
+}
+
+// Attachments never change once sent: the list is built once per message item.
+function fillAttachments(li, m) {
+  const list = li.querySelector(".attachments");
+  const wanted = (m.attachments || []).map((a) => a.id).join(" ");
+  if ((list.dataset.ids || "") === wanted) return;
+  list.dataset.ids = wanted;
+  list.replaceChildren(...(m.attachments || []).map(newAttachment));
+  list.hidden = !wanted;
+}
+
 // [state, words] of one's own message: queued, sending, failed, sent or read.
 function messageState(peer, m, connected) {
   if (m.id === undefined) {
@@ -60,6 +90,7 @@ function messageState(peer, m, connected) {
  * message's state and menu. */
 export function fillMessageItem(li, m, peer, { connected, onActionsGone }) {
   setText(li.querySelector(".content"), m.content);
+  fillAttachments(li, m);
   const edited = li.querySelector(".edited");
   edited.hidden = !m.editedAt;
   setAttr(edited, "title", m.editedAt ? "edited " + fullTime(m.editedAt) : null);

@@ -12,7 +12,7 @@ import { addMessage, config, me, peerOf, store } from "./state.js";
 import { resetTyping } from "./typing.js";
 
 // Refusals that a retry cannot fix: such a message waits for the user, and holds back nothing.
-const PERMANENT = new Set(["invalid_payload", "unknown_recipient", "too_long", "empty", "blocked"]);
+const PERMANENT = new Set(["invalid_payload", "unknown_recipient", "too_long", "empty", "blocked", "unknown_attachment"]);
 
 let flushing = false;
 let flushTimer = null;
@@ -47,7 +47,9 @@ function flush() {
   store.inflight = m.clientId;
   const sentIn = generation;
   renderConversation();
-  socket.timeout(config.sendTimeoutMs).emit("private message", { content: m.content, to: m.to, clientId: m.clientId }, (err, ack) => {
+  const payload = { content: m.content, to: m.to, clientId: m.clientId };
+  if (m.attachments && m.attachments.length) payload.attachments = m.attachments.map((a) => a.id);
+  socket.timeout(config.sendTimeoutMs).emit("private message", payload, (err, ack) => {
     if (sentIn !== generation) {
       if (!err && ack && ack.ok) acked(ack.message);
       return;
@@ -95,21 +97,32 @@ function retrySend(clientId) {
   flush();
 }
 
+/** Queues a message to `to` with `attachments` (uploaded entries, B10) if any, and the
+ * composer's text if that conversation is open, and empties the composer. */
+export function queueMessage(to, attachments = []) {
+  // An upload may finish after another conversation was opened: its text stays there.
+  const own = to === store.selected;
+  const content = own ? els.input.value : "";
+  if (!to || (!content.trim() && !attachments.length)) return;
+  const m = { clientId: newClientId(), content: content, from: me.userID, to: to, queuedAt: new Date().toISOString() };
+  if (attachments.length) m.attachments = attachments;
+  changeOutbox((list) => list.concat([m]));
+  if (own) {
+    els.input.value = "";
+    saveDraft(to, "");
+    resetTyping();
+  }
+  renderConversation("bottom");
+  flush();
+  els.input.focus();
+}
+
 /** Queues what the composer holds; Enter sends, Shift+Enter adds a line. */
 export function wireSending() {
   els.composer.addEventListener("submit", (ev) => {
     ev.preventDefault();
     if (isEditing()) { submitEdit(); return; }
-    const content = els.input.value;
-    if (!content.trim() || !store.selected) return;
-    const m = { clientId: newClientId(), content: content, from: me.userID, to: store.selected, queuedAt: new Date().toISOString() };
-    changeOutbox((list) => list.concat([m]));
-    els.input.value = "";
-    saveDraft(store.selected, "");
-    resetTyping();
-    renderConversation("bottom");
-    flush();
-    els.input.focus();
+    queueMessage(store.selected);
   });
   els.input.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
