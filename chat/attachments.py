@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, or_, select, update
 from chat import attachment_images, blobs
 from chat.attachment_models import Attachment
 from chat.extensions import db
-from chat.models import Message, utcnow
+from chat.models import Message, User, utcnow
 
 # The domain module, not the package: the stores call this module (a message's attachments).
 from chat.store.domain import StoreError
@@ -89,9 +89,7 @@ def save(
     Images are re-encoded without metadata first (``attachment_images``), anything else is
     kept as sent. Raises QuotaExceeded and attachment_images.ImageRefused.
     """
-    if used_bytes(uploader_id) + size > quota:
-        db.session.rollback()
-        raise QuotaExceeded(f"your attachments would pass your quota of {quota} bytes")
+    _check_quota(uploader_id, size, quota)
     db.session.rollback()  # no transaction held while an image decodes
     image = attachment_images.offloaded(attachment_images.clean, stream, max_pixels)
     att = Attachment(id=secrets.token_urlsafe(16), uploader_id=uploader_id, name=name)
@@ -103,9 +101,20 @@ def save(
         att.type, att.width, att.height = image.type, image.width, image.height
         att.size = _blobs.put(att.id, image.data)
         att.thumb_size = _blobs.put(_thumb_key(att.id), image.thumb)
+    # Checked again where it counts: uploads of one user running side by side all passed
+    # the check above. Holding the uploader's row (PostgreSQL; SQLite's write lock is already
+    # held by the chunks) makes the second one see the first's bytes.
+    db.session.execute(select(User.id).where(User.id == uploader_id).with_for_update())
+    _check_quota(uploader_id, att.size, quota)
     db.session.add(att)
     db.session.commit()
     return att
+
+
+def _check_quota(uploader_id: str, size: int, quota: int) -> None:
+    if used_bytes(uploader_id) + size > quota:
+        db.session.rollback()
+        raise QuotaExceeded(f"your attachments would pass your quota of {quota} bytes")
 
 
 def validate_ids(raw: object) -> list[str]:

@@ -7,10 +7,10 @@ import io
 import pytest
 from PIL import Image
 
-from chat import attachments
+from chat import attachment_images, attachments
 from chat.attachment_models import Attachment, AttachmentChunk
 from chat.extensions import db
-from tests.attachments_support import jpeg_with_gps, person, png, png_header_only
+from tests.attachments_support import Person, jpeg_with_gps, person, png, png_header_only
 from tests.support.pages import csrf_token, login
 
 
@@ -144,6 +144,30 @@ def test_the_quota_counts_sent_and_unsent_bytes(make_app):
     assert body["error"] == "quota_exceeded"
     assert "2500" in body["detail"]
     assert bob.upload(b"c" * 1000).status_code == 201  # the quota is per user
+
+
+def test_uploads_side_by_side_cannot_pass_the_quota_together(make_app, monkeypatch):
+    app = make_app(ATTACHMENT_QUOTA_BYTES=1500)
+    alice = person(app, "alice")
+    other_tab = Person(alice.user_id, alice.token, app.test_client())
+    decode = attachment_images.offloaded
+    meanwhile = []
+
+    def another_upload_first(fn, *args):
+        # The first upload has passed the early check; the second runs to its end now.
+        if not meanwhile:
+            meanwhile.append(None)
+            meanwhile[0] = other_tab.upload(b"b" * 1000)
+        return decode(fn, *args)
+
+    monkeypatch.setattr(attachment_images, "offloaded", another_upload_first)
+    first = alice.upload(b"a" * 1000)
+    assert meanwhile[0].status_code == 201
+    assert first.status_code == 413
+    assert first.get_json()["error"] == "quota_exceeded"
+    with app.app_context():
+        assert attachments.used_bytes(alice.user_id) == 1000
+        assert db.session.query(AttachmentChunk).count() == 1  # the refused bytes are gone
 
 
 def _exif_of(data: bytes) -> dict:
