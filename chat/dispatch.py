@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from flask import Config, Flask
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import SQLAlchemyError
 
 from chat import instrument, logs, store, targets
@@ -40,9 +41,28 @@ _HANDLERS: dict[str, Callable[..., Any]] = {}
 
 
 class Payload(BaseModel):
-    """Base of every event schema: unknown keys are ignored, as old clients may send them."""
+    """Base of every event schema: unknown keys are ignored, as old clients may send them.
+
+    No string may hold a NUL character: PostgreSQL's text cannot store one, and a payload
+    that would fail there must fail the same clear way on SQLite.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and any(_holds_nul(v) for v in raw.values()):
+            raise PydanticCustomError("invalid_payload", "text may not contain NUL characters")
+        return raw
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(isinstance(v, str) and "\x00" in v for v in value)
+    return False
 
 
 def identify(environ: dict, me: store.Identity) -> None:

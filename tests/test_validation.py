@@ -43,6 +43,11 @@ BAD_MESSAGES = [
     ({"content": "hi", "to": TO, "clientId": ""}, "invalid_payload"),
     ({"content": "hi", "to": TO, "clientId": 5}, "invalid_payload"),
     ({"content": "hi", "to": TO, "clientId": "c" * 65}, "invalid_payload"),
+    # PostgreSQL's text cannot hold NUL: refused alike on both databases, never "unavailable".
+    ({"content": "nul\x00inside", "to": TO}, "invalid_payload"),
+    ({"content": "hi", "to": "bo\x00b"}, "invalid_payload"),
+    ({"content": "hi", "to": TO, "clientId": "c\x00"}, "invalid_payload"),
+    ({"content": "hi", "to": TO, "attachments": ["a\x00"]}, "invalid_payload"),
 ]
 
 
