@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from deploy.launch import Server
-from tests.support.environments import cluster_env, name
+from tests.support.environments import KILL_TEST_PRESENCE, cluster_env, name
 from tests.support.peer import Peer
 from tests.support.polling import wait_until
 from tests.support.shared_redis import REDIS_URL, forget, presence_sids, unique_prefix
@@ -80,7 +80,7 @@ def test_a_tab_opening_while_another_closes_on_the_other_process_keeps_the_user_
 def test_a_killed_process_is_purged_and_its_users_announced_offline(cluster_db, tmp_path):
     """kill -9: no shutdown code runs; the survivor purges the ghosts after the TTL."""
     prefix = unique_prefix()
-    env = cluster_env(cluster_db, prefix)  # heartbeat 0.5 s, TTL 2 s
+    env = cluster_env(cluster_db, prefix, **KILL_TEST_PRESENCE)
     doomed = Server(env, log_path=tmp_path / "doomed.log").start()
     survivor = Server(env, log_path=tmp_path / "survivor.log").start()
     tabs: list[Peer] = []
@@ -99,7 +99,7 @@ def test_a_killed_process_is_purged_and_its_users_announced_offline(cluster_db, 
         for tab in (ghost, poller):
             watcher.wait_for("user disconnected", lambda u, t=tab: u == t.user_id, timeout=30)
         purge_s = time.monotonic() - killed
-        print(f"ghosts purged {purge_s:.2f}s after kill -9 (heartbeat 0.5 s, TTL 2 s)")
+        print(f"ghosts purged {purge_s:.2f}s after kill -9 (heartbeat 0.5 s, TTL 3 s)")
         assert purge_s < 30
 
         # Both: the tab on the survivor keeps the user online, announced or not.
