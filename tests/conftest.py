@@ -15,7 +15,8 @@ from app import create_app
 from chat.extensions import db, socketio
 from chat.services import services
 from deploy.databases import drop_pg_databases, pg_database
-from deploy.launch import ROOT, Server, migrate
+from deploy.launch import ROOT, Server
+from tests.support.databases import migrated
 from tests.support.environments import BASE_CONFIG
 from tests.support.faults import RedisProcess
 from tests.support.inprocess import SocketClient, Tab
@@ -143,7 +144,7 @@ def servers(tmp_path) -> Iterator[Callable[..., Server]]:
 
     def start(env: dict[str, str], name: str = "server", do_migrate: bool = True) -> Server:
         if do_migrate:
-            migrate(env)
+            migrated(env)
         srv = Server(env, log_path=tmp_path / f"{name}.log")
         started.append(srv)
         return srv.start()

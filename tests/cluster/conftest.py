@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from deploy.databases import pg_database
-from deploy.launch import Server, migrate
+from deploy.launch import Server
+from tests.support.databases import migrated
 from tests.support.environments import cluster_env
 from tests.support.shared_redis import forget, unique_prefix
 
@@ -26,7 +27,7 @@ def redis_prefix() -> Iterator[str]:
 def cluster_db() -> str:
     """One migrated PostgreSQL database for every cluster test of this run."""
     url = pg_database("chat_cluster")
-    migrate({"DATABASE_URL": url, "REDIS_URL": ""})
+    migrated({"DATABASE_URL": url, "REDIS_URL": ""})
     return url
 
 

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from deploy.launch import Server, migrate
+from deploy.launch import Server
 from tests.support.browser import ARGS, CHROMIUM, HISTORY_PAGE, Person, shot
+from tests.support.databases import migrated
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +42,7 @@ def server(request, tmp_path_factory) -> Iterator[Server]:
         "FETCH_BURST": "100000",
         **getattr(request.module, "SERVER_ENV", {}),
     }
-    migrate(env)
+    migrated(env)
     srv = Server(env).start()
     srv.db_path = db
     yield srv

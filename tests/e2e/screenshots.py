@@ -7,8 +7,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from deploy.launch import ROOT, Server, migrate
+from deploy.launch import ROOT, Server
 from tests.support.browser import ARGS, CHROMIUM, Person, connected, message
+from tests.support.databases import migrated
 from tests.support.peer import Peer
 
 DOCS = ROOT / "docs"
@@ -17,7 +18,7 @@ DOCS = ROOT / "docs"
 def main() -> None:
     """Plays a short conversation on a fresh server and photographs it."""
     env = {"DATABASE_URL": f"sqlite:///{Path(tempfile.mkdtemp()) / 'chat.db'}", "REDIS_URL": ""}
-    migrate(env)
+    migrated(env)
     server = Server(env).start()
     try:
         for name in ("grace", "linus"):  # people who were here earlier

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from deploy.launch import Server, migrate
+from deploy.launch import Server
 from tests.support.browser import (
     HISTORY_PAGE,
     connected,
@@ -21,6 +21,7 @@ from tests.support.browser import (
     unique,
     user_link,
 )
+from tests.support.databases import migrated
 from tests.support.peer import Peer
 
 pytestmark = pytest.mark.e2e
@@ -165,7 +166,7 @@ def test_catch_up_after_a_dropped_connection(people):
 
 def test_unread_counts_and_the_page_survive_a_server_restart(people, tmp_path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}", "REDIS_URL": ""}
-    migrate(env)
+    migrated(env)
     first = Server(env).start()
     try:
         alice = people("alice")

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from deploy.databases import pg_database
-from deploy.launch import Server, migrate
+from deploy.launch import Server
+from tests.support.databases import migrated
 from tests.support.environments import GENEROUS
 from tests.support.faults import TcpProxy
 from tests.support.peer import Peer
@@ -24,7 +25,7 @@ def server_env(request, tmp_path) -> dict[str, str]:
     else:
         url = pg_database(f"rel_{uuid.uuid4().hex[:8]}")
     env = {**GENEROUS, "DATABASE_URL": url}
-    migrate(env)
+    migrated(env)
     return env
 
 

@@ -13,7 +13,7 @@ import socketio
 import websocket
 
 from chat import config
-from deploy.launch import migrate
+from tests.support.databases import migrated
 from tests.support.environments import GENEROUS
 
 pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore::ResourceWarning")]
@@ -24,7 +24,7 @@ MAX_BYTES = config.max_buffer_size({"MAX_MESSAGE_LENGTH": 4000})
 @pytest.fixture
 def server(start_server, tmp_path):
     env = {**GENEROUS, "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}"}
-    migrate(env)
+    migrated(env)
     return start_server(env)
 
 

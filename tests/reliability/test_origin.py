@@ -7,7 +7,7 @@ import requests
 import socketio
 import websocket
 
-from deploy.launch import migrate
+from tests.support.databases import migrated
 from tests.support.environments import GENEROUS
 
 pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore::ResourceWarning")]
@@ -18,7 +18,7 @@ EVIL = "http://evil.example"
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
     env = {**GENEROUS, "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}"}
-    migrate(env)
+    migrated(env)
     return env
 
 

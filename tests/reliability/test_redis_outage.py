@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from deploy.launch import Server, migrate
+from deploy.launch import Server
+from tests.support.databases import migrated
 from tests.support.environments import GENEROUS, redis_env
 from tests.support.polling import wait_until
 
@@ -24,7 +25,7 @@ def two_processes(start_server, redis_url: str, tmp_path) -> tuple[Server, Serve
         "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}",
         **redis_env(redis_url),
     }
-    migrate(env)
+    migrated(env)
     return start_server(env, "a"), start_server(env, "b")
 
 
@@ -136,7 +137,7 @@ def test_a_message_sent_while_redis_is_down_reaches_the_open_tab_once_it_is_back
         "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}",
         **redis_env(private_redis.url),
     }
-    migrate(env)
+    migrated(env)
     a = start_server(env, "a")
     b = start_server(env, "b")
     alice = peers(a.url, username="alice")
