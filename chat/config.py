@@ -28,6 +28,8 @@ DEFAULTS: dict[str, object] = {
     "SESSION_IDLE_DAYS": 30,
     # Most messages stored in one transaction (chat.groupcommit); a lone one never waits.
     "GROUP_COMMIT_SIZE": 64,
+    # Most presence changes announced in one pass (chat.announce); a lone one never waits.
+    "ANNOUNCE_BATCH": 200,
     "SEND_RATE": 20.0,  # messages per second, sustained
     "SEND_BURST": 40,
     "TYPING_RATE": 1.0,

@@ -7,21 +7,17 @@ runs it), calls the store, emits, and returns the acknowledgement of PROTOCOL.md
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from flask import Flask, current_app, request
 from flask_socketio import emit
 from pydantic import Field, StrictInt, StrictStr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy.exc import SQLAlchemyError
 
-from chat import attachments, dispatch, handshake, instrument, logs, payloads, relay, store
+from chat import announce, attachments, dispatch, handshake, instrument, payloads, relay, store
 from chat.dispatch import Payload, handler
-from chat.extensions import db, socketio
+from chat.extensions import socketio
 from chat.services import services
-
-log = logging.getLogger(__name__)
 
 UserID = Annotated[StrictStr, Field(min_length=1, max_length=32)]
 MessageID = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
@@ -54,11 +50,10 @@ def on_connect(auth: object = None) -> None:
     # users list included, and dropped by all but this one).
     emit("session", payloads.session(accepted.token, me.user_id), ignore_queue=True)
     emit("users", accepted.users, ignore_queue=True)
-    socketio.emit(
-        "user connected",
-        payloads.introduction(me.user_id, me.username),
-        to=accepted.audience,
-        skip_sid=request.sid,
+    announce.submit(
+        announce.Change(
+            me.user_id, True, me.username, request.sid, accepted.contacts, accepted.blocked
+        )
     )
 
 
@@ -70,7 +65,7 @@ def on_disconnect(reason: object = None) -> None:
         return
     instrument.disconnected(me.user_id, reason)
     if services().presence.disconnect(me.user_id, request.sid):
-        _announce_offline(me.user_id, skip_sid=request.sid)
+        announce.submit(announce.Change(me.user_id, False, skip_sid=request.sid))
 
 
 def start_presence(app: Flask) -> None:
@@ -82,24 +77,12 @@ def start_presence(app: Flask) -> None:
 
 def _announce_online(user_id: str) -> None:
     # Presence put a user back (Redis recovered, or this process was purged by mistake).
-    username = store.username(user_id)
-    if username is not None:
-        socketio.emit(
-            "user connected",
-            payloads.introduction(user_id, username),
-            to=handshake.audience(user_id),
-        )
+    announce.submit(announce.Change(user_id, True))
 
 
-def _announce_offline(user_id: str, skip_sid: str | None = None) -> None:
-    audience = None
-    try:
-        store.touch_last_seen(user_id)
-        audience = handshake.audience(user_id)
-    except SQLAlchemyError:
-        db.session.rollback()
-        log.exception("last seen not stored", extra=logs.fields("exception", user_id, "db"))
-    socketio.emit("user disconnected", user_id, to=audience, skip_sid=skip_sid)
+def _announce_offline(user_id: str) -> None:
+    # Presence found a user gone: a dead process's, or a grace period ran out.
+    announce.submit(announce.Change(user_id, False))
 
 
 # --- messages --------------------------------------------------------------------------

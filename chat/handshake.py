@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from chat import dispatch, instrument, logs, roster, store
 from chat.extensions import db
+from chat.presence import LISTENERS
 from chat.services import services
 
 log = logging.getLogger(__name__)
@@ -41,36 +42,14 @@ class Auth(BaseModel):
 
 
 class Accepted(NamedTuple):
-    """What ``connect`` emits: to this socket its session and users, to the audience ``me``."""
+    """What ``connect`` emits: to this socket its session and users; and what its
+    announcement needs (``chat.announce``), as read for the users list."""
 
     me: store.Identity
     token: str
     users: list[dict[str, Any]]
-    audience: list[str] | None  # None: everyone
-
-
-def audience(user_id: str, contacts: list[tuple[str, int]] | None = None) -> list[str] | None:
-    """Who hears that ``user_id`` came or went: everyone (None) while all online users fit in
-    a ``users`` list; beyond that its own tabs and its recent conversations, so that bringing
-    N users online costs O(N), not N² events (docs/performance.md). Never the users it
-    blocked (PROTOCOL.md B8).
-
-    ``contacts``: ``store.contacts(user_id, USERS_LIST_LIMIT)``, if already read.
-    """
-    limit = current_app.config["USERS_LIST_LIMIT"]
-    presence = services().presence
-    blocked = store.blocked_by(user_id)
-    if presence.count() <= limit:
-        if not blocked:
-            return None
-        # Few online (at most the list's limit): name each room rather than skip sockets,
-        # so that every process, each knowing only its own sockets, leaves the same users out.
-        return [user_id, *(u for u in presence.online() if u != user_id and u not in blocked)]
-    if contacts is None:
-        peers = store.contact_ids(user_id, limit)
-    else:
-        peers = [peer for peer, _ in contacts if peer != user_id]
-    return [user_id, *(u for u in peers if u not in blocked)]
+    contacts: tuple[str, ...]  # the peers of its recent conversations but itself
+    blocked: frozenset[str] | None  # the users it blocked; None: too many to read here
 
 
 def accept(raw_auth: object) -> Accepted:
@@ -82,7 +61,6 @@ def accept(raw_auth: object) -> Accepted:
     me: store.Identity | None = None
     committed = opened = False
     try:
-        tokens = (auth.sessionID, session.get("sessionID"))
         me, token = store.sign_in(
             tokens, auth.username, auth.password or None, config["SESSION_IDLE_DAYS"], _limit_login
         )
@@ -97,17 +75,23 @@ def accept(raw_auth: object) -> Accepted:
         # Joined before history is read: a message stored from here on is relayed to this
         # socket, so none falls between the `users` snapshot and the live relay.
         join_room(me.user_id)
+        # Likewise for presence: an arrival announced from here on reaches this socket.
+        join_room(LISTENERS)
         presence = services().presence
         # On SQLite one transaction from the sign-in to here: the commit that ends the users
         # list's read also stores the new session (and name), any failure before undoes them.
-        # The contacts are read once, for the users list and for the audience.
+        # The contacts and blocks are read once, for the users list and the announcement.
         limit = config["USERS_LIST_LIMIT"]
         contacts = store.contacts(me.user_id, limit)
-        users = roster.users_list(me.user_id, presence, config["HISTORY_PAGE"], limit, contacts)
+        blocks = store.blocks_of(me.user_id)
+        users = roster.users_list(
+            me.user_id, presence, config["HISTORY_PAGE"], limit, contacts, blocks
+        )
         committed = True
         # Last, so that a refusal above leaves no socket behind in presence.
         presence.connect(me.user_id, request.sid, me.session_id)
-        return Accepted(me, token, users, audience(me.user_id, contacts))
+        peers = tuple(peer for peer, _ in contacts if peer != me.user_id)
+        return Accepted(me, token, users, peers, blocks.mine if blocks is not None else None)
     except store.StoreError as exc:
         db.session.rollback()  # a refused resume keeps nothing it touched
         raise ConnectionRefusedError(exc.code) from None

@@ -9,21 +9,27 @@ on one channel that every process decodes; this one routes it instead:
 - an emit to rooms (user ids, socket ids) is published on the channels of the processes
   that hold a socket in one of them, as this process's copy of presence's placement says
   (``chat.placement``); when none does, Redis is not asked at all;
-- an emit to everyone (``to=None``), and room changes of remote sockets, go on the shared
-  channel; a disconnect goes to the process holding the socket, or to all if unknown (the
-  admin CLI has no copy of the placement);
+- an emit to everyone (``to=None``, or presence's room of every listening socket), and
+  room changes of remote sockets, go on the shared channel; a disconnect goes to the
+  process holding the socket, or to all if unknown (the admin CLI has no copy of the
+  placement);
 - an ack to a remote emit goes back to the channel of the process that asked.
 
-Payloads are JSON (orjson). A publish that Redis refuses, or that nobody heard on a
-process's own channel, waits in a bounded backlog (``chat.backlog``) and goes out, in
-order, once Redis and that process's subscriber are back: a message sent during an outage
-still reaches the open tabs elsewhere. The subscriber retries every few seconds at most.
+Payloads are JSON (orjson): one message, or a list of them (the emits made inside
+``batch()``, one publish per channel: a pass of presence announcements). A publish that
+Redis refuses, or that nobody heard on a process's own channel, waits in a bounded backlog
+(``chat.backlog``) and goes out, in order, once Redis and that process's subscriber are
+back: a message sent during an outage still reaches the open tabs elsewhere. The
+subscriber retries every few seconds at most.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
+from collections.abc import Iterator
 
 import orjson
 import redis
@@ -33,6 +39,7 @@ from chat import metrics, redisclient
 from chat.backlog import Backlog
 from chat.logs import fields
 from chat.placement import Placement
+from chat.presence import LISTENERS
 from chat.presence_redis import RedisPresence
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,7 @@ class RoutedRedisManager(socketio.RedisManager):
         self.placement = Placement(presence.proc)
         self.backlog = Backlog(publisher)
         self.retry_max_s = retry_max_s
+        self._batches: dict[int, dict[str, list[dict]]] = {}  # thread -> channel -> messages
 
     def inbox(self, proc: str) -> str:
         """The channel that process ``proc`` alone listens to."""
@@ -80,7 +88,7 @@ class RoutedRedisManager(socketio.RedisManager):
         method = message["method"]
         if method == "emit":
             room = message["room"]
-            if room is None:
+            if room is None or room == LISTENERS:
                 return [self.channel]
             return [self.inbox(proc) for proc in self.placement.holders(room)]
         if method == "callback":
@@ -90,10 +98,29 @@ class RoutedRedisManager(socketio.RedisManager):
             return [self.inbox(proc)] if proc else [self.channel]
         return [self.channel]
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """What this thread (greenlet) publishes inside goes out at the end, in order, in one
+        publish per channel."""
+        me = threading.get_ident()
+        held = self._batches[me] = {}
+        try:
+            yield
+        finally:
+            del self._batches[me]
+            for channel, messages in held.items():
+                raw = orjson.dumps(messages[0] if len(messages) == 1 else messages)
+                self.backlog.publish(channel, raw, listened=channel != self.channel)
+
     def _publish(self, data: dict) -> None:
         """Publishes ``data`` to the processes that need it, without waiting for a fault."""
         channels = self.routes(data)
         if not channels:
+            return
+        held = self._batches.get(threading.get_ident())
+        if held is not None:
+            for channel in channels:
+                held.setdefault(channel, []).append(data)
             return
         raw = orjson.dumps(data)
         for channel in channels:
@@ -119,7 +146,11 @@ class RoutedRedisManager(socketio.RedisManager):
             if message["type"] != "message":
                 continue
             if message["channel"] != changes:
-                yield orjson.loads(message["data"])
+                data = orjson.loads(message["data"])
+                if isinstance(data, list):  # a batch (see ``batch``)
+                    yield from data
+                else:
+                    yield data
                 continue
             try:
                 self.placement.apply(message["data"])

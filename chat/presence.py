@@ -15,6 +15,11 @@ from typing import Any, Protocol
 Spawn = Callable[..., Any]
 Announce = Callable[[str], None]
 
+# The room every accepted socket joins just before its users list is read: presence meant
+# for everyone goes there, not to sockets still in their handshake, whose lists are read
+# later and show the change anyway. Not a userID (hex) nor a sid.
+LISTENERS = "~listeners"
+
 
 class Presence(Protocol):
     """The sockets of each online user; ``connect`` and ``disconnect`` decide the changes."""

@@ -26,10 +26,12 @@ def users_list(
     page: int,
     limit: int,
     contacts: list[tuple[str, int]] | None = None,
+    blocks: store.Relations | None = None,
 ) -> list[dict[str, Any]]:
     """The ``users`` event body for ``user_id``; ends the read transaction before returning.
 
-    ``contacts``: ``store.contacts(user_id, n)`` for some n >= limit - 1, if already read.
+    ``contacts``: ``store.contacts(user_id, n)`` for some n >= limit - 1, if already read;
+    ``blocks``: ``store.blocks_of(user_id)``, if already read.
     """
     if contacts is None:
         contacts = store.contacts(user_id, limit - 1)
@@ -40,7 +42,7 @@ def users_list(
         # Ask for more than needed: the sample may hold this user and its contacts.
         taken = set(chosen)
         chosen += [u for u in presence.some(room + len(taken)) if u not in taken][:room]
-    listed = store.listing(user_id, chosen, dict(recent), page, limit)
+    listed = store.listing(user_id, chosen, dict(recent), page, limit, blocks)
     # A user listing is online, if not yet counted.
     online = presence.online([entry.user_id for entry in listed]) | {user_id}
     return [payloads.listed_user(entry, entry.user_id in online) for entry in listed]

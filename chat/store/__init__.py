@@ -23,10 +23,19 @@ from chat.store.accounts import (
     touch_last_seen,
     user_exists,
     user_status,
-    username,
+    usernames,
 )
 from chat.store.batch import save_grouped
-from chat.store.blocks import Blocked, block, blocked_between, blocked_by, relations, unblock
+from chat.store.blocks import (
+    Blocked,
+    Relations,
+    block,
+    blocked_between,
+    blocked_by,
+    blocks_of,
+    relations,
+    unblock,
+)
 from chat.store.conversations import (
     Listed,
     contact_ids,
@@ -59,6 +68,7 @@ __all__ = [
     "Listed",
     "NotFound",
     "RateLimited",
+    "Relations",
     "Saved",
     "StoreError",
     "TooLate",
@@ -67,6 +77,7 @@ __all__ = [
     "block",
     "blocked_between",
     "blocked_by",
+    "blocks_of",
     "check_password",
     "contact_ids",
     "contacts",
@@ -100,5 +111,5 @@ __all__ = [
     "unread_with",
     "user_exists",
     "user_status",
-    "username",
+    "usernames",
 ]

@@ -242,9 +242,13 @@ def user_status(user_id: str) -> str | None:
     return "active" if deleted_at[0] is None else "removed"
 
 
-def username(user_id: str) -> str | None:
-    """The user's name, or None if there is no such user."""
-    return db.session.scalar(select(User.username).where(User.id == user_id))
+def usernames(user_ids: Iterable[str]) -> dict[str, str]:
+    """The names of those of ``user_ids`` that exist, by id: one statement."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    u = User.__table__.c
+    return dict(db.session.execute(select(u.id, u.username).where(u.id.in_(ids))).all())
 
 
 def get_user(user_id: str) -> User | None:
@@ -283,9 +287,12 @@ def search_users(prefix: str, limit: int) -> list[tuple[str, str, datetime | Non
     return [(uid, name, seen) for uid, name, seen in rows]
 
 
-def touch_last_seen(user_id: str) -> datetime:
-    """Records now as the user's last seen time and returns it."""
+def touch_last_seen(user_ids: str | Iterable[str]) -> datetime:
+    """Records now as the last seen time of one user or of several (one statement), commits,
+    and returns it."""
+    ids = [user_ids] if isinstance(user_ids, str) else sorted(set(user_ids))
     now = utcnow()
-    db.session.execute(update(User).where(User.id == user_id).values(last_seen=now))
+    if ids:
+        db.session.execute(update(User).where(User.id.in_(ids)).values(last_seen=now))
     db.session.commit()
     return now

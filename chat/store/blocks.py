@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +12,11 @@ from chat.extensions import db
 from chat.models import Block
 from chat.store.accounts import user_exists
 from chat.store.domain import StoreError, UnknownRecipient
+
+_BLOCKS = Block.__table__  # Core, as on the connect path: no ORM compile state per statement
+
+# A connect reads all the blocks by or of its user when they are no more than this many.
+BLOCKS_READ = 1000
 
 
 class Blocked(StoreError):
@@ -62,21 +68,63 @@ def blocked_between(a: str, b: str) -> bool:
     return bool(db.session.scalar(select(exists().where(_between(a, b)))))
 
 
-def blocked_by(user_id: str) -> set[str]:
-    """The users ``user_id`` blocked (a range of the primary key)."""
-    return set(db.session.scalars(select(Block.blocked_id).where(Block.blocker_id == user_id)))
+class Relations(NamedTuple):
+    """The users one user blocked (``mine``) and those who blocked it (``theirs``)."""
+
+    mine: frozenset[str]
+    theirs: frozenset[str]
 
 
-def relations(user_id: str, others: Iterable[str]) -> tuple[set[str], set[str]]:
-    """Among ``others``: those ``user_id`` blocked, and those who blocked ``user_id``."""
-    others = list(others)
+def blocks_of(user_id: str, limit: int = BLOCKS_READ) -> Relations | None:
+    """Every block by or of ``user_id``, or None when there are more than ``limit``: one
+    statement of two index ranges (the primary key, ``ix_blocks_blocked``) with two bound
+    parameters, where asking about a list of 100 users expands 200 (~15% of a connect)."""
+    b = _BLOCKS.c
+    rows = db.session.execute(
+        select(b.blocker_id, b.blocked_id)
+        .where(or_(b.blocker_id == user_id, b.blocked_id == user_id))
+        .limit(limit + 1)
+    ).all()
+    if len(rows) > limit:
+        return None
+    mine = frozenset(blocked for blocker, blocked in rows if blocker == user_id)
+    return Relations(mine, frozenset(blocker for blocker, _ in rows if blocker != user_id))
+
+
+def blocked_by(user_ids: Iterable[str]) -> dict[str, set[str]]:
+    """Per user of ``user_ids``, the users it blocked (ranges of the primary key), in one
+    statement; users who blocked nobody are left out."""
+    ids = sorted(set(user_ids))
+    out: dict[str, set[str]] = {}
+    if not ids:
+        return out
+    b = _BLOCKS.c
+    for blocker, blocked in db.session.execute(
+        select(b.blocker_id, b.blocked_id).where(b.blocker_id.in_(ids))
+    ):
+        out.setdefault(blocker, set()).add(blocked)
+    return out
+
+
+def relations(
+    user_id: str, others: Iterable[str], known: Relations | None = None
+) -> tuple[set[str], set[str]]:
+    """Among ``others``: those ``user_id`` blocked, and those who blocked ``user_id``.
+
+    ``known``: ``blocks_of(user_id)``, if already read (then no statement runs).
+    """
+    others = set(others)
     if not others:
         return set(), set()
+    if known is not None:
+        return set(known.mine & others), set(known.theirs & others)
+    b = _BLOCKS.c
+    ids = sorted(others)
     rows = db.session.execute(
-        select(Block.blocker_id, Block.blocked_id).where(
+        select(b.blocker_id, b.blocked_id).where(
             or_(
-                and_(Block.blocker_id == user_id, Block.blocked_id.in_(others)),
-                and_(Block.blocked_id == user_id, Block.blocker_id.in_(others)),
+                and_(b.blocker_id == user_id, b.blocked_id.in_(ids)),
+                and_(b.blocked_id == user_id, b.blocker_id.in_(ids)),
             )
         )
     )

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from chat import attachments
 from chat.extensions import db
 from chat.models import Message, ReadState, User
-from chat.store.blocks import relations
+from chat.store.blocks import Relations, relations
 
 # The connect path selects from the tables, not the mapped classes: plain Core execution,
 # without the ORM's per-statement compile state (measured ~8% of a connect for contacts()).
@@ -113,28 +113,47 @@ def contacts(user_id: str, limit: int) -> list[tuple[str, int]]:
     return [(peer, unread) for peer, unread in rows]
 
 
-def contact_ids(user_id: str, limit: int) -> list[str]:
-    """The peers of ``user_id``'s most recent conversations but itself; ends its read
-    transaction, so that the caller may emit next."""
-    peers = [peer for peer, _ in contacts(user_id, limit) if peer != user_id]
-    db.session.commit()
-    return peers
+def contact_ids(user_ids: Iterable[str], limit: int) -> dict[str, list[str]]:
+    """Per user of ``user_ids``, the peers of its ``limit`` most recent conversations but
+    itself, newest first: one round trip per 100 users, one index range scan each."""
+    r = _READ_STATE.c
+    ids = sorted(set(user_ids))
+    out: dict[str, list[tuple[int, str]]] = {uid: [] for uid in ids}
+    for i in range(0, len(ids), _UNION_CHUNK):
+        parts = [
+            select(r.user_id, r.peer_id, r.last_id)
+            .where(r.user_id == uid, r.last_id > 0)
+            .order_by(r.last_id.desc())
+            .limit(limit)
+            .subquery()
+            for uid in ids[i : i + _UNION_CHUNK]
+        ]
+        for uid, peer, last_id in db.session.execute(union_all(*(select(p) for p in parts))):
+            if peer != uid:
+                out[uid].append((last_id, peer))
+    return {uid: [peer for _, peer in sorted(rows, reverse=True)] for uid, rows in out.items()}
 
 
 def listing(
-    user_id: str, chosen: list[str], unread: dict[str, int], page: int, limit: int
+    user_id: str,
+    chosen: list[str],
+    unread: dict[str, int],
+    page: int,
+    limit: int,
+    blocks: Relations | None = None,
 ) -> list[Listed]:
     """The users list of ``user_id``: the ``chosen`` users, then others by name up to
     ``limit``; self first, then by name. Ends its read transaction.
 
     ``unread`` holds the unread counts of the conversations whose pages are listed.
     Removed users appear only when chosen (as contacts of those who talked with them).
+    ``blocks``: ``blocks_of(user_id)``, if already read.
     """
     rows = _listed_users(user_id, chosen, limit)
     listed = {row[0] for row in rows}
     pages = newest_pages(user_id, [peer for peer in unread if peer in listed], page)
     # One query each for the whole list, whatever the number of conversations.
-    mine, theirs = relations(user_id, listed - {user_id})
+    mine, theirs = relations(user_id, listed - {user_id}, blocks)
     files = attachments.for_messages(m.id for msgs, _ in pages.values() for m in msgs)
     # End the read transaction before the caller emits: a connection (SQLite has one) is
     # never held across network writes.
