@@ -14,6 +14,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.support.browser import unique
+from tests.support.files import attach_and_send, png
 
 pytestmark = pytest.mark.e2e
 
@@ -29,26 +30,9 @@ TRANSFER = """([name, b64]) => {
 }"""
 
 
-def png(width: int, height: int) -> bytes:
-    """A small PNG made here, so the test needs no fixture file."""
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 90)).save(out, format="PNG")
-    return out.getvalue()
-
-
 def transfer(page: Page, name: str, data: bytes):
     """A handle on a DataTransfer carrying ``data`` as the PNG file ``name``."""
     return page.evaluate_handle(TRANSFER, [name, base64.b64encode(data).decode()])
-
-
-def attach_and_send(page: Page, name: str, mime: str, data: bytes) -> None:
-    """Chooses the file by the attach button, sees it chosen, and presses Send."""
-    page.get_by_label("Attach a file").set_input_files(
-        {"name": name, "mimeType": mime, "buffer": data}
-    )
-    expect(page.get_by_role("list", name="Files to send")).to_contain_text(name)
-    page.get_by_role("button", name="Send", exact=True).click()
-    expect(page.get_by_role("list", name="Files to send")).to_be_hidden()
 
 
 def test_an_image_and_a_file_reach_the_peer(people):
