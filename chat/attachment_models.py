@@ -30,6 +30,7 @@ class Attachment(db.Model):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), default=None)
     position: Mapped[int | None] = mapped_column(default=None)  # order within the message
     name: Mapped[str] = mapped_column(String(255))
+    alt: Mapped[str | None] = mapped_column(String(1000), default=None)  # the sender's words
     type: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     width: Mapped[int | None] = mapped_column(default=None)

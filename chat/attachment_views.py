@@ -79,7 +79,8 @@ def _too_large(limit: int):
 
 @bp.post("")
 def upload():
-    """Stores the ``file`` part for the caller; 201 with its wire entry (PROTOCOL.md B10)."""
+    """Stores the ``file`` part (and the optional text part ``alt``, a description of it)
+    for the caller; 201 with its wire entry (PROTOCOL.md B10)."""
     me, refused = _caller(needs_csrf=True)
     if refused == "csrf":
         return _error(403, "csrf_failed", "the X-CSRFToken header is missing or wrong")
@@ -111,8 +112,12 @@ def upload():
     if size > limit:
         return _too_large(limit)
     name = part.filename or "file"
-    if len(name) > attachments.MAX_NAME or any(unicodedata.category(c) == "Cc" for c in name):
+    if len(name) > attachments.MAX_NAME or _has_controls(name):
         return _error(400, "invalid_payload", "the file name is too long or has control characters")
+    alt = request.form.get("alt", "").strip() or None  # white space alone: no description
+    if alt is not None and (len(alt) > attachments.MAX_ALT or _has_controls(alt)):
+        limit = attachments.MAX_ALT
+        return _error(400, "invalid_payload", f"alt is over {limit} characters or has controls")
     try:
         att = attachments.save(
             me.user_id,
@@ -121,6 +126,7 @@ def upload():
             size,
             int(config["ATTACHMENT_MAX_PIXELS"]),
             int(config["ATTACHMENT_QUOTA_BYTES"]),
+            alt,
         )
     except attachments.QuotaExceeded as exc:
         return _error(413, exc.code, exc.detail)
@@ -131,6 +137,10 @@ def upload():
     response.headers["Location"] = attachments.URL_PREFIX + att.id
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _has_controls(text: str) -> bool:
+    return any(unicodedata.category(c) == "Cc" for c in text)
 
 
 @bp.get("/<attachment_id>")

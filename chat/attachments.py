@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_PER_MESSAGE = 10
 MAX_NAME = 255
+MAX_ALT = 1000  # code points of an image's description (the column's length)
 URL_PREFIX = "/api/attachments/"
 OCTET_STREAM = "application/octet-stream"
 
@@ -70,6 +71,8 @@ def wire(att: Attachment) -> dict[str, object]:
     if att.width is not None:
         out["width"] = att.width
         out["height"] = att.height
+    if att.alt is not None:
+        out["alt"] = att.alt
     return out
 
 
@@ -82,9 +85,16 @@ def used_bytes(user_id: str) -> int:
 
 
 def save(
-    uploader_id: str, name: str, stream: BinaryIO, size: int, max_pixels: int, quota: int
+    uploader_id: str,
+    name: str,
+    stream: BinaryIO,
+    size: int,
+    max_pixels: int,
+    quota: int,
+    alt: str | None = None,
 ) -> Attachment:
-    """Stores one upload of ``size`` bytes for its uploader, commits, and returns it.
+    """Stores one upload of ``size`` bytes for its uploader (``alt``: the uploader's
+    description of it, if any), commits, and returns it.
 
     Images are re-encoded without metadata first (``attachment_images``), anything else is
     kept as sent. Raises QuotaExceeded and attachment_images.ImageRefused.
@@ -92,7 +102,7 @@ def save(
     _check_quota(uploader_id, size, quota)
     db.session.rollback()  # no transaction held while an image decodes
     image = attachment_images.offloaded(attachment_images.clean, stream, max_pixels)
-    att = Attachment(id=secrets.token_urlsafe(16), uploader_id=uploader_id, name=name)
+    att = Attachment(id=secrets.token_urlsafe(16), uploader_id=uploader_id, name=name, alt=alt)
     if image is None:
         stream.seek(0)
         att.type = OCTET_STREAM

@@ -28,9 +28,12 @@ class Person:
         """The Authorization header of this person's session."""
         return {"Authorization": f"Bearer {self.token}"}
 
-    def upload(self, data: bytes, name: str = "file.bin", **headers: str):
-        """POSTs ``data`` as the part ``file`` and returns the response."""
-        boundary, body = multipart({"file": FileStorage(io.BytesIO(data), name)})
+    def upload(self, data: bytes, name: str = "file.bin", alt: str | None = None, **headers: str):
+        """POSTs ``data`` as the part ``file`` (and ``alt``, if given) and returns the response."""
+        fields: dict = {"file": FileStorage(io.BytesIO(data), name)}
+        if alt is not None:
+            fields["alt"] = alt
+        boundary, body = multipart(fields)
         return self.client.post(
             "/api/attachments",
             data=body,

@@ -6,7 +6,10 @@
 //   socket.js     the one Socket.IO client
 //   connection.js connect, reconnect, banner, and the server's news (users, messages)
 //   send.js       the outbox sent in order, one at a time; composer; Retry and Discard
-//   uploads.js    attaching files: the attach button, paste, drag and drop, progress
+//   uploads.js    choosing files: the attach button, paste, drag and drop, alt text
+//   uploader.js   one upload with its progress bar and Cancel
+//   outbox-files.js   a queued message's files, each uploaded once, one tab at a time
+//   filestore.js  those files in IndexedDB until they are uploaded
 //   history.js    fetch messages: newest page, older pages, catch-up after a reconnect
 //   reading.js    marking read; `read` events (badges, "Read" ticks)
 //   typing.js     "… is typing", both ways

@@ -7,6 +7,7 @@ import { loadLatest } from "./history.js";
 import { markRead } from "./reading.js";
 import { renderAll } from "./render.js";
 import { current, store } from "./state.js";
+import { renderChosen } from "./uploads.js";
 import { userLink } from "./users-list.js";
 
 // Opens `userID`'s conversation (none for null), with its draft; `push`: false
@@ -21,6 +22,7 @@ function select(userID, push) {
   els.input.value = peer ? draftFor(peer.userID) : "";
   if (peer && !peer.loaded) loadLatest(peer);
   markRead(peer);
+  renderChosen(); // the files chosen for that conversation, if any
   renderAll("switch");
 }
 

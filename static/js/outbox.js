@@ -1,11 +1,13 @@
 // Messages not yet acknowledged, in localStorage so that they survive a reload. Every change
 // reads, modifies and writes the stored list, so that tabs sharing it do not overwrite each
-// other's entries.
+// other's entries. A message's `attachments` are uploaded entries (with an `id`, PROTOCOL.md
+// B10) or files still to upload ({key, name, type, size, alt}: the File is in filestore.js).
 
-const userID = document.getElementById("app").dataset.userId;
+const me = document.getElementById("app").dataset.userId;
+const keyOf = (userID) => "chat-outbox:" + userID;
 
 /** The localStorage key of this user's outbox (other tabs watch it). */
-export const OUTBOX_KEY = "chat-outbox:" + userID;
+export const OUTBOX_KEY = keyOf(me);
 
 let memoryOutbox = []; // used only when localStorage is unavailable
 
@@ -52,4 +54,16 @@ export function pendingFor(peerId) {
 export function newClientId() {
   if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
   return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+}
+
+/** The file keys (filestore.js) that `userID`'s queued messages still wait to upload. */
+export function queuedFileKeys(userID) {
+  let list = [];
+  try { list = JSON.parse(localStorage.getItem(keyOf(userID))) || []; } catch (e) { /* none readable */ }
+  if (userID === me) list = outbox();
+  const keys = new Set();
+  for (const p of Array.isArray(list) ? list : []) {
+    for (const a of p.attachments || []) if (a.key && a.id === undefined) keys.add(a.key);
+  }
+  return keys;
 }

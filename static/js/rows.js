@@ -47,20 +47,22 @@ export function newMessageItem(m, peer) {
 }
 
 // One attachment (PROTOCOL.md B10): an image as a lazy thumbnail in a link to the full
-// picture, anything else as a download link named by the file name and size.
+// picture (alt text: the sender's, else the file name), anything else as a download link
+// named by the file name and size; a file still to upload as its name and size alone.
 function newAttachment(a) {
   if (a.width) {
     const li = cloneTemplate("attachment-image-template");
     const img = li.querySelector("img");
     setAttr(li.querySelector("a"), "href", a.url);
-    setAttr(img, "alt", a.name);
+    setAttr(img, "alt", a.alt || a.name);
     setAttr(img, "width", a.width);
     setAttr(img, "height", a.height);
     setAttr(img, "src", a.url + "?thumb=1");
     return li;
   }
   const li = cloneTemplate("attachment-file-template");
-  setAttr(li.querySelector("a"), "href", a.url);
+  if (a.id === undefined) li.querySelector("a").removeAttribute("download");
+  else setAttr(li.querySelector("a"), "href", a.url);
   setText(li.querySelector(".file-name"), a.name);
   setText(li.querySelector(".file-size"), "(" + fileSize(a.size) + ")");
   return li;
@@ -69,11 +71,18 @@ function newAttachment(a) {
 // Attachments never change once sent: the list is built once per message item.
 function fillAttachments(li, m) {
   const list = li.querySelector(".attachments");
-  const wanted = (m.attachments || []).map((a) => a.id).join(" ");
+  const wanted = (m.attachments || []).map((a) => (a.id !== undefined ? a.id : a.key)).join(" ");
   if ((list.dataset.ids || "") === wanted) return;
   list.dataset.ids = wanted;
   list.replaceChildren(...(m.attachments || []).map(newAttachment));
   list.hidden = !wanted;
+}
+
+// An attachment-only message's stored content is its files' names (PROTOCOL.md B10), for
+// clients that ignore attachments; here the files show themselves, so it is not repeated.
+function namesOnly(m) {
+  const files = m.attachments || [];
+  return files.length > 0 && m.content === files.map((a) => a.name).join(", ");
 }
 
 // [state, words] of one's own message: queued, sending, failed, sent or read.
@@ -89,7 +98,10 @@ function messageState(peer, m, connected) {
 /** Brings the message item `li` up to date: ids, time, content, "edited", and one's own
  * message's state and menu. */
 export function fillMessageItem(li, m, peer, { connected, onActionsGone }) {
-  setText(li.querySelector(".content"), m.content);
+  const content = li.querySelector(".content");
+  const shown = namesOnly(m) ? "" : m.content;
+  setText(content, shown);
+  content.hidden = !shown;
   fillAttachments(li, m);
   const edited = li.querySelector(".edited");
   edited.hidden = !m.editedAt;

@@ -1,15 +1,20 @@
-// Sending: one message at a time, in order, each with its clientId, from the outbox; the
-// composer; Retry and Discard on a message that was not sent.
+// Sending: one message at a time, in order, each with its clientId, from the outbox (its
+// files uploaded first, outbox-files.js); the composer; Retry and Discard on a message that
+// was not sent.
 
 import { els } from "./dom.js";
 import { clearDrafts, saveDraft } from "./drafts.js";
 import { isEditing, submitEdit } from "./editing.js";
 import { renderConversation } from "./conversation.js";
+import { forgetAllFiles, sweepFiles } from "./filestore.js";
 import { changeOutbox, dropFromOutbox, newClientId, outbox, OUTBOX_KEY, patchQueued, saveOutbox } from "./outbox.js";
+import { discardQueued, hasFilesToUpload, stageFiles, uploadFiles } from "./outbox-files.js";
 import { renderAll } from "./render.js";
 import { socket } from "./socket.js";
 import { addMessage, config, me, peerOf, store } from "./state.js";
 import { resetTyping } from "./typing.js";
+import { takeFiles } from "./uploads.js";
+import { announce } from "./uploader.js";
 
 // Refusals that a retry cannot fix: such a message waits for the user, and holds back nothing.
 const PERMANENT = new Set(["invalid_payload", "unknown_recipient", "too_long", "empty", "blocked", "unknown_attachment"]);
@@ -37,6 +42,34 @@ function markFailed(clientId, detail, permanent) {
   patchQueued(clientId, { failed: detail, permanent: permanent });
 }
 
+// A cancelled upload takes its message back: gone from the outbox, its text in the composer.
+function cancelled(m) {
+  discardQueued(m.clientId);
+  announce("Upload cancelled.");
+  if (m.to === store.selected && !els.input.value) {
+    els.input.value = m.content;
+    saveDraft(m.to, m.content);
+  }
+}
+
+// Uploads `m`'s files, then goes on (its send, or what stopped it).
+function uploadThenFlush(m, sentIn) {
+  uploadFiles(m.clientId).then((outcome) => {
+    // A lost connection meanwhile: the next one starts again (uploaded files stay uploaded).
+    if (sentIn !== generation) return;
+    flushing = false;
+    store.inflight = null;
+    if (outcome.wait) {
+      flushTimer = setTimeout(flush, outcome.wait);
+      return;
+    }
+    if (outcome.cancelled) cancelled(m);
+    else if (outcome.failed) markFailed(m.clientId, outcome.failed, outcome.permanent);
+    renderAll();
+    flush();
+  });
+}
+
 /** Sends the next queued message if connected and none awaits its ack; goes on after it. */
 function flush() {
   clearTimeout(flushTimer);
@@ -47,6 +80,10 @@ function flush() {
   store.inflight = m.clientId;
   const sentIn = generation;
   renderConversation();
+  if (hasFilesToUpload(m)) {
+    uploadThenFlush(m, sentIn);
+    return;
+  }
   const payload = { content: m.content, to: m.to, clientId: m.clientId };
   if (m.attachments && m.attachments.length) payload.attachments = m.attachments.map((a) => a.id);
   socket.timeout(config.sendTimeoutMs).emit("private message", payload, (err, ack) => {
@@ -97,24 +134,23 @@ function retrySend(clientId) {
   flush();
 }
 
-/** Queues a message to `to` with `attachments` (uploaded entries, B10) if any, and the
- * composer's text if that conversation is open, and empties the composer. */
-export function queueMessage(to, attachments = []) {
-  // An upload may finish after another conversation was opened: its text stays there.
-  const own = to === store.selected;
-  const content = own ? els.input.value : "";
-  if (!to || (!content.trim() && !attachments.length)) return;
+/** Queues the composer's text and the files chosen for the open conversation (uploads.js)
+ * as one message, and empties the composer. */
+async function queueMessage() {
+  const to = store.selected;
+  const content = els.input.value;
+  const files = takeFiles(to);
+  if (!to || (!content.trim() && !files.length)) return;
   const m = { clientId: newClientId(), content: content, from: me.userID, to: to, queuedAt: new Date().toISOString() };
-  if (attachments.length) m.attachments = attachments;
+  els.input.value = "";
+  saveDraft(to, "");
+  resetTyping();
+  els.input.focus();
+  // The files are stored before the message is queued: every tab that sees it finds them.
+  if (files.length) m.attachments = await stageFiles(m.clientId, files);
   changeOutbox((list) => list.concat([m]));
-  if (own) {
-    els.input.value = "";
-    saveDraft(to, "");
-    resetTyping();
-  }
   renderConversation("bottom");
   flush();
-  els.input.focus();
 }
 
 /** Queues what the composer holds; Enter sends, Shift+Enter adds a line. */
@@ -122,7 +158,7 @@ export function wireSending() {
   els.composer.addEventListener("submit", (ev) => {
     ev.preventDefault();
     if (isEditing()) { submitEdit(); return; }
-    queueMessage(store.selected);
+    queueMessage();
   });
   els.input.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
@@ -138,7 +174,7 @@ export function wireSending() {
     if (button.classList.contains("retry")) {
       retrySend(item.dataset.clientId);
     } else {
-      dropFromOutbox(item.dataset.clientId);
+      discardQueued(item.dataset.clientId);
       renderConversation();
       els.input.focus();
     }
@@ -147,5 +183,6 @@ export function wireSending() {
     if (ev.key === OUTBOX_KEY) renderConversation(); // another tab queued or sent something
   });
   // A shared computer keeps nothing of this user's unsent words after logging out.
-  if (els.logout) els.logout.addEventListener("submit", () => { saveOutbox([]); clearDrafts(); });
+  if (els.logout) els.logout.addEventListener("submit", () => { saveOutbox([]); clearDrafts(); forgetAllFiles(); });
+  sweepFiles();
 }

@@ -1,97 +1,101 @@
-// Attaching files (PROTOCOL.md B10): the attach button, pasting an image, dropping files on
-// the composer. Each way uploads the files one after another (progress shown, Cancel aborts),
-// then queues one message carrying them with the composer's text.
+// Choosing files (PROTOCOL.md B10): the attach button, pasting, dropping on the composer.
+// Chosen files wait beside the composer, per conversation, until Send takes them with the
+// text as one message (send.js); an image shows a preview and a field for its alt text.
 
-import { els } from "./dom.js";
-import { queueMessage } from "./send.js";
+import { cloneTemplate, els, setAttr, setText } from "./dom.js";
+import { fileSize } from "./format.js";
 import { store } from "./state.js";
+import { announce, wireUploader } from "./uploader.js";
 
 const MAX_FILES = 10; // the most a message may carry
+// The types the server shows as pictures (it decides by the bytes; this only offers alt text).
+const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 
 const $ = (id) => document.getElementById(id);
-const ui = {
-  attach: $("attach"),
-  input: $("attach-input"),
-  box: $("upload"),
-  label: $("upload-label"),
-  progress: $("upload-progress"),
-  cancel: $("upload-cancel"),
-  status: $("upload-status"),
-};
-// The session's CSRF token, the same one the composer's no-script form posts.
-const csrfToken = els.composer.querySelector("input[name=csrf_token]").value;
+const ui = { attach: $("attach"), input: $("attach-input"), list: $("chosen-files") };
 
-let current = null; // the XMLHttpRequest under way, for Cancel
+const chosen = new Map(); // peer userID -> [{file, alt, preview (object URL), li}]
 
-// Words for a refused upload: the server's detail, and when to retry after a 429.
-function refusal(xhr) {
-  let detail = "";
-  try { detail = JSON.parse(xhr.responseText).detail || ""; } catch (e) { /* not JSON */ }
-  if (xhr.status === 429) {
-    const wait = xhr.getResponseHeader("Retry-After");
-    return "Too many uploads" + (wait ? ", try again in " + wait + " s" : ", try again shortly");
+function forget(item) {
+  if (item.preview) URL.revokeObjectURL(item.preview);
+}
+
+function newItem(file) {
+  const item = { file: file, alt: "", preview: null, li: cloneTemplate("chosen-file-template") };
+  const li = item.li;
+  setText(li.querySelector(".chosen-name"), file.name);
+  setText(li.querySelector(".chosen-size"), "(" + fileSize(file.size) + ")");
+  setAttr(li.querySelector(".chosen-remove"), "aria-label", "Remove " + file.name);
+  if (IMAGE_TYPES.has(file.type)) {
+    item.preview = URL.createObjectURL(file);
+    const img = li.querySelector(".chosen-preview");
+    img.src = item.preview;
+    img.hidden = false;
+    const field = li.querySelector(".chosen-alt");
+    field.hidden = false;
+    const input = field.querySelector("input");
+    // Its name says which picture; left empty, the file name is the alt text.
+    setAttr(input, "aria-label", "Describe this image (" + file.name + ")");
+    setAttr(input, "placeholder", file.name);
+    input.addEventListener("input", () => { item.alt = input.value.trim(); });
   }
-  if (xhr.status === 413) return "Too large: " + (detail || "over the size limit");
-  return detail || "the server answered " + xhr.status;
+  return item;
 }
 
-// Resolves with the upload's entry {id, name, type, size, url}; rejects with words.
-function uploadOne(file) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    current = xhr;
-    xhr.open("POST", "/api/attachments");
-    xhr.setRequestHeader("X-CSRFToken", csrfToken);
-    xhr.upload.addEventListener("progress", (ev) => {
-      if (ev.lengthComputable) ui.progress.value = Math.round((100 * ev.loaded) / ev.total);
-    });
-    xhr.addEventListener("load", () => {
-      if (xhr.status === 201) resolve(JSON.parse(xhr.responseText));
-      else reject(new Error(refusal(xhr)));
-    });
-    xhr.addEventListener("error", () => reject(new Error("the connection failed")));
-    xhr.addEventListener("abort", () => reject(new Error("cancelled")));
-    const form = new FormData();
-    form.append("file", file, file.name);
-    xhr.send(form);
-  });
+/** Shows the files chosen for the open conversation. */
+export function renderChosen() {
+  const list = chosen.get(store.selected) || [];
+  ui.list.replaceChildren(...list.map((item) => item.li));
+  ui.list.hidden = !list.length;
 }
 
-/** Uploads `files` and queues a message with them to the open conversation. */
-async function attach(files) {
+function choose(files) {
   const to = store.selected;
-  if (!files.length || !to || current) return;
-  const entries = [];
-  ui.status.textContent = files.length > MAX_FILES ? "Only the first " + MAX_FILES + " files are attached." : "";
-  ui.box.hidden = false;
-  try {
-    for (const file of files.slice(0, MAX_FILES)) {
-      ui.label.textContent = "Uploading " + file.name;
-      ui.progress.value = 0;
-      entries.push(await uploadOne(file));
-    }
-  } catch (e) {
-    ui.status.textContent = e.message === "cancelled" ? "Upload cancelled." : "Not attached: " + e.message;
-    return;
-  } finally {
-    current = null;
-    ui.box.hidden = true;
-    ui.input.value = "";
-  }
-  queueMessage(to, entries);
+  if (!files.length || !to) return;
+  const list = chosen.get(to) || [];
+  const room = MAX_FILES - list.length;
+  const taken = files.slice(0, Math.max(room, 0));
+  list.push(...taken.map(newItem));
+  chosen.set(to, list);
+  renderChosen();
+  ui.input.value = "";
+  const names = taken.map((f) => f.name).join(", ");
+  const more = files.length > taken.length ? " Only " + MAX_FILES + " files fit in one message." : "";
+  announce((names ? "Attached " + names + "; Send sends it with your message." : "") + more);
 }
 
-/** Wires the attach button, pasting and dropping onto the composer. */
+/** Takes the files chosen for `to` ([{file, alt}]), leaving none. */
+export function takeFiles(to) {
+  const list = chosen.get(to) || [];
+  chosen.delete(to);
+  list.forEach(forget);
+  if (to === store.selected) renderChosen();
+  if (list.length) announce("");
+  return list.map((item) => ({ file: item.file, alt: item.alt }));
+}
+
+/** Wires the attach button, pasting and dropping onto the composer, and Remove. */
 export function wireUploads() {
+  wireUploader();
   ui.attach.hidden = false;
-  ui.input.addEventListener("change", () => attach([...ui.input.files]));
-  ui.cancel.addEventListener("click", () => { if (current) current.abort(); });
+  ui.input.addEventListener("change", () => choose([...ui.input.files]));
+  ui.list.addEventListener("click", (ev) => {
+    const li = ev.target.closest(".chosen-remove") && ev.target.closest("li");
+    const list = chosen.get(store.selected) || [];
+    const item = list.find((x) => x.li === li);
+    if (!item) return;
+    forget(item);
+    list.splice(list.indexOf(item), 1);
+    renderChosen();
+    announce("Removed " + item.file.name + ".");
+    els.input.focus();
+  });
   els.input.addEventListener("paste", (ev) => {
     const files = [...(ev.clipboardData ? ev.clipboardData.files : [])];
     // Pasted text stays the browser's business; only files are taken over.
     if (!files.length) return;
     ev.preventDefault();
-    attach(files);
+    choose(files);
   });
   const carriesFiles = (ev) => ev.dataTransfer && [...ev.dataTransfer.types].includes("Files");
   els.composer.addEventListener("dragover", (ev) => {
@@ -104,6 +108,6 @@ export function wireUploads() {
     els.composer.classList.remove("dropping");
     if (!carriesFiles(ev)) return;
     ev.preventDefault();
-    attach([...ev.dataTransfer.files]);
+    choose([...ev.dataTransfer.files]);
   });
 }

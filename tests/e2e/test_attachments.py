@@ -1,5 +1,6 @@
-"""Attachments in Chromium (issue 15, PROTOCOL.md B10): the attach button, an image shown as a
-thumbnail that opens full size, another file as a download link, Cancel during an upload."""
+"""Attachments in Chromium (issue 15, PROTOCOL.md B10): files chosen by the attach button,
+paste or drop go with the next Send; an image shown as a thumbnail that opens full size,
+another file as a download link, a refused upload, Cancel during an upload."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.support.browser import unique
+from tests.support.files import attach_and_send, png
 
 pytestmark = pytest.mark.e2e
 
@@ -28,13 +30,6 @@ TRANSFER = """([name, b64]) => {
 }"""
 
 
-def png(width: int, height: int) -> bytes:
-    """A small PNG made here, so the test needs no fixture file."""
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 90)).save(out, format="PNG")
-    return out.getvalue()
-
-
 def transfer(page: Page, name: str, data: bytes):
     """A handle on a DataTransfer carrying ``data`` as the PNG file ``name``."""
     return page.evaluate_handle(TRANSFER, [name, base64.b64encode(data).decode()])
@@ -46,9 +41,7 @@ def test_an_image_and_a_file_reach_the_peer(people):
     alice.open_chat(bob.username)
     bob.open_chat(alice.username)
 
-    alice.page.get_by_label("Attach a file").set_input_files(
-        {"name": "sunset.png", "mimeType": "image/png", "buffer": png(64, 48)}
-    )
+    attach_and_send(alice.page, "sunset.png", "image/png", png(64, 48))
     img = bob.page.get_by_role("log").get_by_role("img", name="sunset.png")
     expect(img).to_be_visible()
     expect(img).to_have_attribute("loading", "lazy")
@@ -63,9 +56,7 @@ def test_an_image_and_a_file_reach_the_peer(people):
     # The sender sees it too, and the composer is ready for the next one.
     expect(alice.page.get_by_role("log").get_by_role("img", name="sunset.png")).to_be_visible()
 
-    alice.page.get_by_label("Attach a file").set_input_files(
-        {"name": "report.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}
-    )
+    attach_and_send(alice.page, "report.pdf", "application/pdf", b"%PDF-1.4\n%%EOF\n")
     link = bob.page.get_by_role("log").get_by_role("link", name=re.compile(r"^report\.pdf"))
     expect(link).to_be_visible()
     expect(link).to_contain_text("Bytes")
@@ -86,7 +77,7 @@ def test_an_image_and_a_file_reach_the_peer(people):
     assert serious == []
 
 
-def test_pasting_and_dropping_an_image_upload_it(people):
+def test_pasted_and_dropped_images_go_with_the_next_send(people):
     alice = people("alice").login(unique("alice"))
     bob = people("bob").login(unique("bob"))
     alice.open_chat(bob.username)
@@ -98,6 +89,10 @@ def test_pasting_and_dropping_an_image_upload_it(people):
         "new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}))",
         transfer(alice.page, "pasted.png", png(20, 20)),
     )
+    chosen = alice.page.get_by_role("list", name="Files to send")
+    expect(chosen).to_contain_text("pasted.png")
+    expect(bob.page.get_by_role("log").locator("li.message")).to_have_count(0)
+    box.press("Enter")
     # The composer's text goes with the picture as its message.
     pasted = bob.page.get_by_role("log").locator("li.message", has_text="look at this")
     expect(pasted.get_by_role("img", name="pasted.png")).to_be_visible()
@@ -106,6 +101,8 @@ def test_pasting_and_dropping_an_image_upload_it(people):
     alice.page.locator("#composer").dispatch_event(
         "drop", {"dataTransfer": transfer(alice.page, "dropped.png", png(30, 10))}
     )
+    expect(chosen).to_contain_text("dropped.png")
+    alice.page.get_by_role("button", name="Send", exact=True).click()
     expect(bob.page.get_by_role("log").get_by_role("img", name="dropped.png")).to_be_visible()
 
 
@@ -113,14 +110,14 @@ def test_a_refused_upload_says_why_and_sends_nothing(people):
     alice = people("alice").login(unique("alice"))
     bob = people("bob").login(unique("bob"))
     alice.open_chat(bob.username)
-    alice.page.get_by_label("Attach a file").set_input_files(
-        {"name": "big.bin", "mimeType": "application/octet-stream", "buffer": b"x" * (LIMIT + 1)}
-    )
-    expect(alice.page.locator("#upload-status")).to_have_text(
-        re.compile(r"^Not attached: Too large")
-    )
-    expect(alice.page.get_by_role("log").locator("li.message")).to_have_count(0)
+    bob.open_chat(alice.username)
+    attach_and_send(alice.page, "big.bin", "application/octet-stream", b"x" * (LIMIT + 1))
+    mine = alice.page.get_by_role("log").locator("li.message")
+    expect(mine.locator(".state")).to_have_text(re.compile(r"^Not sent: Too large"))
     expect(alice.page.locator("#upload")).to_be_hidden()
+    mine.get_by_role("button", name="Discard").click()
+    expect(mine).to_have_count(0)
+    expect(bob.page.get_by_role("log").locator("li.message")).to_have_count(0)
 
 
 def test_cancel_aborts_an_upload_in_progress(people):
@@ -134,11 +131,13 @@ def test_cancel_aborts_an_upload_in_progress(people):
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 10_000},
     )
-    alice.page.get_by_label("Attach a file").set_input_files(
-        {"name": "slow.bin", "mimeType": "application/octet-stream", "buffer": b"y" * 90_000}
-    )
+    box = alice.page.get_by_label("Message", exact=True)
+    box.fill("the slow one")
+    attach_and_send(alice.page, "slow.bin", "application/octet-stream", b"y" * 90_000)
     expect(alice.page.get_by_role("progressbar", name="Uploading slow.bin")).to_be_visible()
     alice.page.get_by_role("button", name="Cancel").click()
     expect(alice.page.locator("#upload-status")).to_have_text("Upload cancelled.")
     expect(alice.page.locator("#upload")).to_be_hidden()
     expect(alice.page.get_by_role("log").locator("li.message")).to_have_count(0)
+    # The message is taken back: its text is in the composer again.
+    expect(box).to_have_value("the slow one")

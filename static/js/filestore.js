@@ -1,0 +1,91 @@
+// The files of queued messages (outbox.js holds the messages, localStorage cannot hold
+// files): in IndexedDB, so that a reload or a closed tab loses none of them, and every tab
+// of the user reads the same ones. Without IndexedDB (disabled, or a private window that
+// refuses it) they are kept in this tab's memory only, and a message whose file is gone
+// says so (see outbox-files.js).
+
+import { queuedFileKeys } from "./outbox.js";
+import { me } from "./state.js";
+
+const DB = "chat-files";
+const STORE = "files"; // key -> {user, file, savedAt}
+const SWEEP_AFTER_MS = 60000; // younger files may belong to a message being queued right now
+
+const memory = new Map();
+let opened = null;
+
+function open() {
+  if (!opened) {
+    opened = new Promise((resolve) => {
+      let req;
+      try { req = indexedDB.open(DB, 1); } catch (e) { resolve(null); return; }
+      req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => resolve(null);
+      req.onblocked = () => resolve(null);
+    });
+  }
+  return opened;
+}
+
+// Runs `fn(store)` in one transaction; resolves with the request's result when it is done.
+async function run(mode, fn) {
+  const db = await open();
+  if (!db) return undefined;
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(STORE, mode);
+    const req = fn(tx.objectStore(STORE));
+    tx.oncomplete = () => resolve(req && req.result);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+/** Keeps `files` ([key, File] pairs); resolves once they are stored. */
+export async function keepFiles(files) {
+  for (const [key, file] of files) memory.set(key, file);
+  try {
+    await run("readwrite", (s) => {
+      for (const [key, file] of files) s.put({ user: me.userID, file: file, savedAt: Date.now() }, key);
+    });
+  } catch (e) { /* storage full or refused: this tab's copy still sends */ }
+}
+
+/** The File kept under `key`, or null when it is gone. */
+export async function fileFor(key) {
+  try {
+    const row = await run("readonly", (s) => s.get(key));
+    if (row && row.file) return row.file;
+  } catch (e) { /* read this tab's copy */ }
+  return memory.get(key) || null;
+}
+
+/** Forgets the files under `keys`. */
+export async function forgetFiles(keys) {
+  for (const key of keys) memory.delete(key);
+  try { await run("readwrite", (s) => { for (const key of keys) s.delete(key); }); } catch (e) { /* swept later */ }
+}
+
+/** Forgets every file this device keeps for queued messages (logging out). */
+export function forgetAllFiles() {
+  memory.clear();
+  run("readwrite", (s) => s.clear()).catch(() => {});
+}
+
+/** Forgets files that no queued message of their user refers to any more (a message sent
+ * or discarded in a tab that closed before forgetting them, or a logout). */
+export async function sweepFiles() {
+  const db = await open();
+  if (!db) return;
+  const now = Date.now();
+  const live = new Map();
+  const tx = db.transaction(STORE, "readwrite");
+  tx.objectStore(STORE).openCursor().onsuccess = (ev) => {
+    const cursor = ev.target.result;
+    if (!cursor) return;
+    const { user, savedAt } = cursor.value;
+    if (!live.has(user)) live.set(user, queuedFileKeys(user));
+    if (!live.get(user).has(cursor.key) && now - savedAt > SWEEP_AFTER_MS) cursor.delete();
+    cursor.continue();
+  };
+}

@@ -1,0 +1,116 @@
+"""Attachments in the offline outbox (issue 15): a message with a picture written while
+offline waits, survives a reload, and goes out once the connection is back; each file is
+uploaded once, even when the connection drops between the upload and the send."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.browser import connected, messages, unique
+from tests.support.files import attach_and_send, png, stored_counts
+
+pytestmark = pytest.mark.e2e
+
+SOCKET_URL = re.compile(r"/socket\.io/\?")  # the connection, not the client script
+FILES_IN_IDB = """() => new Promise((resolve) => {
+  const req = indexedDB.open("chat-files");
+  req.onsuccess = () => {
+    const count = req.result.transaction("files").objectStore("files").count();
+    count.onsuccess = () => resolve(count.result);
+  };
+})"""
+
+
+def pending(page: Page):
+    """Alice's message waiting with its picture, as her page shows it."""
+    item = messages(page).filter(has_text="sunset.png")
+    expect(item.locator(".state")).to_have_text("Waiting for connection")
+    return item
+
+
+def arrived_once(alice, bob, server) -> None:
+    """Bob sees exactly one message, with the thumbnail; the server holds one of each."""
+    img = bob.page.get_by_role("log").get_by_role("img", name="sunset.png")
+    expect(img).to_be_visible()
+    bob.page.wait_for_function("(i) => i.complete && i.naturalWidth > 0", arg=img.element_handle())
+    expect(messages(alice.page).locator(".state")).to_have_text([re.compile("^(Sent|Read)$")])
+    expect(messages(bob.page)).to_have_count(1)
+    assert stored_counts(server.db_path, alice.user_id()) == (1, 1)
+    assert alice.page.evaluate(f"localStorage.getItem('chat-outbox:{alice.user_id()}')") is None
+    assert alice.page.evaluate(FILES_IN_IDB) == 0  # nothing of it left on the device
+
+
+def test_an_offline_send_goes_out_after_reconnecting(people, server):
+    alice = people("alice").login(unique("alice"))
+    bob = people("bob").login(unique("bob"))
+    alice.open_chat(bob.username)
+    bob.open_chat(alice.username)
+    alice.context.set_offline(True)
+    expect(alice.page.locator("#app")).to_have_attribute("data-connection", "offline")
+
+    attach_and_send(alice.page, "sunset.png", "image/png", png(64, 48))
+
+    pending(alice.page)
+    assert alice.page.evaluate(FILES_IN_IDB) == 1
+    alice.context.set_offline(False)
+    arrived_once(alice, bob, server)
+
+
+def test_a_reload_while_offline_keeps_the_message_and_its_picture(people, server):
+    alice = people("alice").login(unique("alice"))
+    bob = people("bob").login(unique("bob"))
+    alice.open_chat(bob.username)
+    bob.open_chat(alice.username)
+    page = alice.page
+    alice.context.set_offline(True)
+    expect(page.locator("#app")).to_have_attribute("data-connection", "offline")
+    attach_and_send(page, "sunset.png", "image/png", png(64, 48))
+    pending(page)
+    # Reload with the page reachable but the chat connection still blocked.
+    page.route(SOCKET_URL, lambda route: route.abort())
+    alice.context.set_offline(False)
+    page.reload()
+    expect(pending(page)).to_contain_text("sunset.png")
+    assert stored_counts(server.db_path, alice.user_id()) == (0, 0)
+    page.unroute(SOCKET_URL)
+    arrived_once(alice, bob, server)
+
+
+def test_a_connection_lost_after_the_upload_does_not_upload_again(people, server):
+    alice = people("alice").login(unique("alice"))
+    bob = people("bob").login(unique("bob"))
+    dropped = []
+
+    def drop_the_first_send(ws):
+        upstream = ws.connect_to_server()
+
+        def from_page(frame):
+            # The first `private message` never reaches the server: the connection drops.
+            if not dropped and isinstance(frame, str) and '"private message"' in frame:
+                dropped.append(frame)
+                ws.close()
+                return
+            upstream.send(frame)
+
+        ws.on_message(from_page)
+
+    alice.page.route_web_socket(SOCKET_URL, drop_the_first_send)
+    alice.page.reload()
+    connected(alice.page)
+    alice.open_chat(bob.username)
+    bob.open_chat(alice.username)
+    expect(alice.page.locator("#app")).to_have_attribute("data-transport", "websocket")
+    uploads = []
+    alice.page.on(
+        "request",
+        lambda r: uploads.append(r) if r.method == "POST" and "/api/attachments" in r.url else None,
+    )
+
+    attach_and_send(alice.page, "sunset.png", "image/png", png(64, 48))
+
+    arrived_once(alice, bob, server)
+    assert len(dropped) == 1
+    assert len(uploads) == 1

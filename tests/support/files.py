@@ -1,0 +1,44 @@
+"""Files for the browser tests of attachments: pictures made here, and choosing and sending them."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+
+def png(width: int, height: int) -> bytes:
+    """A small PNG made here, so the test needs no fixture file."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 40, 90)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def choose(page: Page, name: str, mime: str, data: bytes) -> None:
+    """Chooses the file by the attach button and sees it among the files to send."""
+    page.get_by_label("Attach a file").set_input_files(
+        {"name": name, "mimeType": mime, "buffer": data}
+    )
+    expect(page.get_by_role("list", name="Files to send")).to_contain_text(name)
+
+
+def press_send(page: Page) -> None:
+    """Presses Send and sees the chosen files leave the composer."""
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_role("list", name="Files to send")).to_be_hidden()
+
+
+def attach_and_send(page: Page, name: str, mime: str, data: bytes) -> None:
+    """Chooses the file by the attach button and presses Send."""
+    choose(page, name, mime, data)
+    press_send(page)
+
+
+def stored_counts(db_path, sender_id: str) -> tuple[int, int]:
+    """How many messages and attachments the server's database holds from ``sender_id``."""
+    with sqlite3.connect(db_path) as db:
+        messages = db.execute("SELECT count(*) FROM messages WHERE sender_id = ?", (sender_id,))
+        files = db.execute("SELECT count(*) FROM attachments WHERE uploader_id = ?", (sender_id,))
+        return messages.fetchone()[0], files.fetchone()[0]
