@@ -21,6 +21,7 @@ from chat.events import start_presence
 from chat.extensions import socketio
 from chat.lifecycle import unknown_session
 from chat.services import services
+from chat.worker import Handler
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,13 @@ def drain(app: Flask) -> None:
     while state.events_in_flight() and time.monotonic() < deadline + state.timeout:
         socketio.sleep(0.02)
     presence.close()
+    idle = Handler.close_idle()
     log.info(
-        "drained: %d sockets handed over (%d with events in flight) in %.2fs",
+        "drained: %d sockets handed over (%d with events in flight), %d idle connections "
+        "closed, in %.2fs",
         closed,
         forced,
+        idle,
         time.monotonic() - started,
     )
 

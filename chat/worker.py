@@ -7,9 +7,19 @@ that the application can avoid on this stack (docs/performance.md):
   debugging aid of ~4 KB per connection (engine.io spawns greenlets per socket);
 - pywsgi reads each connection through an 8 KB buffer. Socket.IO frames are small, and a
   larger one is read straight past the buffer, so 1 KB serves as well.
+
+It also lets a drain end: gunicorn waits, up to its graceful timeout, for every connection
+to finish, and an idle HTTP keep-alive connection (a browser's, nginx's pool) never does by
+itself. Once the drain has handed the sockets over, ``close_idle`` closes those connections
+and the ones that become idle later, so a SIGTERM takes the drain's time, not 20 s more.
 """
 
 from __future__ import annotations
+
+import contextlib
+import socket
+import weakref
+from typing import ClassVar
 
 import gevent
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
@@ -21,12 +31,40 @@ READ_BUFFER = 1024
 
 
 class Handler(WebSocketHandler):
-    """gevent-websocket's handler with a smaller read buffer per connection."""
+    """gevent-websocket's handler with a smaller read buffer per connection, whose idle
+    keep-alive connections a drain can close."""
+
+    # Connections waiting for their next request line; after close_idle, none may wait.
+    _waiting: ClassVar[weakref.WeakSet[Handler]] = weakref.WeakSet()
+    _closing: ClassVar[bool] = False
 
     def __init__(self, sock, address, server, rfile=None):
         if rfile is None:
             rfile = sock.makefile("rb", READ_BUFFER)
         super().__init__(sock, address, server, rfile)
+
+    def read_requestline(self) -> str:
+        if Handler._closing:
+            return ""  # read as the client closing: the connection ends without a response
+        Handler._waiting.add(self)
+        try:
+            return super().read_requestline()
+        finally:
+            Handler._waiting.discard(self)
+
+    @classmethod
+    def close_idle(cls) -> int:
+        """Closes the connections waiting for a request, and those that come to wait later;
+        returns how many were waiting."""
+        cls._closing = True
+        waiting = list(cls._waiting)
+        for handler in waiting:
+            sock = getattr(handler, "socket", None)
+            if sock is not None:
+                # The blocked read returns end of stream; OSError: the client closed it first.
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        return len(waiting)
 
 
 class Worker(GeventWebSocketWorker):

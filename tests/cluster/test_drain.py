@@ -6,10 +6,11 @@ import json
 import time
 
 import pytest
+import requests
 
 from chat.services import services
 from deploy.launch import Server
-from tests.support.environments import cluster_env, name
+from tests.support.environments import cluster_env, name, sqlite_env
 from tests.support.peer import Peer
 from tests.support.shared_redis import forget, unique_prefix
 
@@ -88,3 +89,27 @@ def test_sigterm_hands_users_over_and_announces_only_those_who_do_not_come_back(
         leaving.kill()
         staying.stop()
         forget(prefix)
+
+
+@pytest.mark.server
+def test_sigterm_closes_idle_keep_alive_connections_instead_of_waiting_for_them(servers, tmp_path):
+    """gunicorn waits for every connection up to its graceful timeout (20 s); an idle HTTP
+    keep-alive connection, such as nginx's pool or a browser's, must not hold the exit."""
+    server = servers(sqlite_env(tmp_path))
+    browser = requests.Session()  # keeps its connection open between requests
+    assert browser.get(server.url + "/healthz", timeout=5).status_code == 200
+    tab = Peer(server.url, transports=["polling"], username=name("poll"))
+    try:
+        terminated = time.monotonic()
+        server.proc.terminate()
+        server.proc.wait(15)
+        exit_s = time.monotonic() - terminated
+    finally:
+        tab.close()
+        browser.close()
+    assert exit_s < 8, f"exited {exit_s:.1f}s after SIGTERM"
+    log = (tmp_path / "server.log").read_text()
+    drained = next(line for line in log.splitlines() if "drained:" in line)
+    assert "1 sockets handed over" in drained
+    assert " 0 idle connections" not in drained  # the keep-alive one was closed, not waited for
+    print(f"exited {exit_s:.2f}s after SIGTERM; {drained.split('drained: ')[1]}")

@@ -79,12 +79,15 @@ class Peer:
     def _on_connect_error(self, data: Any) -> None:
         self.connect_error = data
 
-    def _on_disconnect(self, *_reason: Any) -> None:
+    def _on_disconnect(self, reason: Any = None) -> None:
         self.online.clear()
         # python-engineio leaves a WebSocket that the server dropped open (until garbage
-        # collection warns about it); shut it now, before the client reconnects.
+        # collection warns about it); shut it now, before the client reconnects. Not when
+        # this side closes: python-engineio sends the CLOSE packet and the closing frame after
+        # this handler, and a socket shut under them would leave the server to find out
+        # by its ping, 25 s later.
         ws = getattr(self.sio.eio, "ws", None)
-        if ws is not None:
+        if ws is not None and reason != self.sio.reason.CLIENT_DISCONNECT:
             ws.shutdown()
         with self.cond:
             self.drops += 1
