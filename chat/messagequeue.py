@@ -179,6 +179,11 @@ class RoutedRedisManager(socketio.RedisManager):
                     retry_sleep = 0.5
                 yield from self.pubsub.listen()
             except Exception as exc:
+                # Close what this attempt opened: a SUBSCRIBE that Redis has (or will have,
+                # once a hung server reads it) on a connection nobody reads counts as a
+                # listener, so a publish to this process would be "heard" there and lost
+                # instead of waiting in the sender's backlog until the next subscription.
+                self._close_subscription()
                 metrics.redis_error("queue")
                 log.error(
                     "message queue subscription lost, retry in %.1fs: %s",
@@ -189,6 +194,13 @@ class RoutedRedisManager(socketio.RedisManager):
                 subscribed = False
                 time.sleep(retry_sleep)
                 retry_sleep = min(retry_sleep * 2, self.retry_max_s)
+
+    def _close_subscription(self) -> None:
+        """Closes the subscriber's connections, those of a failed attempt included."""
+        for closable in (getattr(self, "pubsub", None), self.redis):
+            if closable is not None:
+                with contextlib.suppress(Exception):  # it may be broken already
+                    closable.close()
 
 
 def create(config: dict, client: redis.Redis | None, presence: object) -> RoutedRedisManager | None:
