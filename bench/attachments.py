@@ -24,11 +24,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.uploads import LIMITS, MB, bench_app, people, upload  # noqa: E402
 from deploy.databases import drop_pg_databases, pg_database  # noqa: E402
 from deploy.launch import Server, migrate  # noqa: E402
-
-MB = 1024 * 1024
-LIMITS = {"UPLOAD_RATE": "1000", "UPLOAD_BURST": "1000", "ATTACHMENT_QUOTA_BYTES": str(10**10)}
 
 
 def rss_kb(pid: int, field: str = "VmRSS") -> int:
@@ -39,42 +37,16 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
     raise LookupError(field)
 
 
-def people(env: dict[str, str]) -> tuple[tuple[str, str], tuple[str, str]]:
-    """(userID, sessionID) of alice and bob, made directly in the server's database."""
-    os.environ.update(env)
-    from app import create_app
-    from chat import store
-
-    app = create_app()
-    with app.app_context():
-        (a, ta), (b, tb) = store.login("alice"), store.login("bob")
-        return (a.user_id, ta), (b.user_id, tb)
-
-
-def send(env: dict[str, str], alice: str, bob: str, attachment_id: str) -> None:
+def send(database_url: str, alice: str, bob: str, attachment_id: str) -> None:
     """Stores a message from alice to bob carrying the upload, as the send path will."""
-    from app import create_app
     from chat import attachments, store
     from chat.extensions import db
 
-    app = create_app()
+    app = bench_app(database_url)
     with app.app_context():
         saved = store.save_message(alice, bob, "file", None)
         attachments.claim(alice, bob, [attachment_id], saved.message.id)
         db.session.commit()
-
-
-def upload(url: str, token: str, data: bytes) -> tuple[float, dict]:
-    """Seconds one upload took, and its answer."""
-    started = time.perf_counter()
-    r = requests.post(
-        url + "/api/attachments",
-        files={"file": ("data.bin", data)},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=120,
-    )
-    r.raise_for_status()
-    return time.perf_counter() - started, r.json()
 
 
 def download(url: str, token: str, size: int) -> float:
@@ -101,7 +73,7 @@ def main() -> None:
     database = sqlite if args.db == "sqlite" else pg_database("bench_attach")
     env = {"DATABASE_URL": database, "SECRET_KEY": "bench", **LIMITS}
     migrate(env)
-    (alice, ta), (bob, tb) = people(env)
+    (alice, ta), (bob, tb) = people(database, ["alice", "bob"])
     server = Server(env, log_path=Path(tmp) / "server.log").start()
     try:
         worker = next(p for p in server.pids() if p != server.proc.pid)
@@ -113,7 +85,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 seconds, body = upload(server.url, ta, data)
                 ups.append(seconds)
-                send(env, alice, bob, body["id"])
+                send(database, alice, bob, body["id"])
                 downs.append(download(server.url + body["url"], tb, len(data)))
             big_url = server.url + body["url"]
             print(

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.seed import SEEDS, seed  # noqa: E402
+from bench.uploads import KINDS, LIMITS, Uploaders, people  # noqa: E402
 from deploy.databases import PG_URL, drop_pg_databases, pg_database  # noqa: E402
 from deploy.launch import WORKER, Server, migrate  # noqa: E402
 
@@ -62,6 +63,8 @@ class Plan:
     seeds: tuple[str, ...] = tuple(SEEDS)
     connect_repeat: int = 60
     paced_rate: int = 500  # msg/s offered in the open-loop relay: latency below saturation
+    uploads: tuple[str, ...] = KINDS  # relay-uploads: one client per kind uploading 1 MB files
+    uploads_alone_s: float = 5.0  # relay-uploads: seconds the uploads are measured alone first
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,6 +79,7 @@ QUICK = Plan(
     seeds=("empty", "others-100k"),
     connect_repeat=10,
     paced_rate=200,
+    uploads_alone_s=3.0,
 )
 
 
@@ -231,6 +235,8 @@ class Run:
             self.plan.online = tuple(int(n) for n in args.online.split(","))
         if args.idle:
             self.plan.idle = tuple(int(n) for n in args.idle.split(","))
+        if args.uploads:
+            self.plan.uploads = args.uploads
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
         self.prefix = f"bench-{os.getpid()}-{uuid.uuid4().hex[:6]}:"
         self.workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
@@ -341,6 +347,39 @@ class Run:
         offered on a fixed schedule (open loop)."""
         name = f"{label}-relay" + (f"{rate}" if rate else "")
         servers = self.launch(db, procs, name)
+        try:
+            return self.measure_relay(servers, name, rate)
+        finally:
+            self.stop(servers)
+
+    def relay_uploads(self, db: Database, procs: int, label: str, rate: int = 0) -> dict:
+        """The relay of ``relay`` while clients (one per kind of ``plan.uploads``, each its own
+        user) upload a 1 MB file to the first server back to back: the relay's figures, and
+        the uploads' MB/s alone (``plan.uploads_alone_s`` before the relay) and beside it."""
+        name = f"{label}-relay-uploads" + (f"{rate}" if rate else "")
+        url = db.fresh()
+        kinds = list(self.plan.uploads)
+        tokens = [token for _, token in people(url, [f"up{i}" for i in range(len(kinds))])]
+        servers = self.start(url, procs, name, LIMITS)
+        uploaders = Uploaders(servers[0].url, tokens, kinds)
+        try:
+            uploaders.start()
+            warm = uploaders.wait_uploads(1)  # the server has served one of each
+            cpu = cpu_seconds(workers(servers))
+            time.sleep(self.plan.uploads_alone_s)  # a measurement window, not a synchronisation
+            alone = time.monotonic()
+            alone_cpu = cpu_used(cpu, workers(servers))
+            out = self.measure_relay(servers, name, rate)
+            beside = time.monotonic()
+        finally:
+            uploaders.stop()
+            self.stop(servers)
+        out["uploadsAlone"] = {**uploaders.figures(warm, alone), **alone_cpu}
+        out["uploads"] = uploaders.figures(alone, beside)
+        return out
+
+    def measure_relay(self, servers: list[Server], name: str, rate: int) -> dict:
+        """One run of the relay load on running ``servers``, with their CPU and peak memory."""
         profiler = None if rate else self.profiler(servers, name)
         try:
             spec = {
@@ -358,7 +397,6 @@ class Run:
             out["peakRssKB"] = sum(memory_kb(p)["VmHWM"] for p in workers(servers))
         finally:
             self.stop_profiler(profiler)
-            self.stop(servers)
         return out
 
     def idle(self, db: Database | None, procs: int, label: str, n: int) -> dict:
@@ -507,6 +545,18 @@ class Run:
                     f"{fmt_ms((r.get('latencyMs') or {}).get('p99'))} ms lost {r.get('lost')}",
                     flush=True,
                 )
+            if "relay-uploads" in only and db is not None:
+                res["relayUploads"] = u = self.relay_uploads(db, procs, label)
+                res["relayPacedUploads"] = self.relay_uploads(
+                    db, procs, label, self.plan.paced_rate
+                )
+                print(
+                    f"    relay with uploads: {fmt(u.get('msgPerS'))} msg/s p99 "
+                    f"{fmt_ms((u.get('latencyMs') or {}).get('p99'))} ms lost {u.get('lost')}; "
+                    f"uploads {fmt((u.get('uploads') or {}).get('mbPerS'), 1)} MB/s "
+                    f"(alone {fmt((u.get('uploadsAlone') or {}).get('mbPerS'), 1)})",
+                    flush=True,
+                )
             for n in self.plan.idle if "idle" in only else ():
                 res[f"idle{n}"] = self.idle(db, procs, label, n)
                 print(
@@ -563,6 +613,32 @@ def online_time(online: dict) -> str:
     return f"{seconds} ({online['connected']:,}/{online['n']:,})"
 
 
+def beside(config: dict, key: str, *path: str) -> str:
+    """A figure of the relay with uploads (``key``) over the same figure of the relay alone."""
+    alone = "relayPaced" if key == "relayPacedUploads" else "relay"
+    with_uploads, without = config[key], config[alone]
+    for step in path:
+        with_uploads, without = with_uploads[step], without[step]
+    return f"{with_uploads / without:.2f}x"
+
+
+def p50_p99(relay: dict) -> str:
+    """Latency p50 / p99 of a relay run, in ms."""
+    return f"{fmt_ms(relay['latencyMs']['p50'])} / {fmt_ms(relay['latencyMs']['p99'])}"
+
+
+def upload_rates(relay: dict) -> str:
+    """The uploads' MB/s in all beside a relay run / before it, alone."""
+    return f"{fmt(relay['uploads']['mbPerS'], 1)} / {fmt(relay['uploadsAlone']['mbPerS'], 1)}"
+
+
+def upload_cpu(relay: dict) -> str:
+    """Server CPU ms per MB the uploads completed while they ran alone."""
+    alone = relay["uploadsAlone"]
+    mb = alone["mbPerS"] * alone["seconds"]
+    return fmt(alone["serverCpuS"] * 1000 / mb, 1) if mb else "-"
+
+
 def headline(results: dict) -> str:
     """The figures of issue 12 side by side, each against the ceiling of the same run."""
     configs = results["configs"]
@@ -596,6 +672,17 @@ def headline(results: dict) -> str:
         ratio=True,
     )
     row("  lost", lambda c: fmt(c["relay"]["lost"]))
+    up = f"{rel} with uploads"
+    row(f"{up}: msg/s", lambda c: fmt(c["relayUploads"]["msgPerS"]))
+    row("  msg/s vs the relay alone", lambda c: beside(c, "relayUploads", "msgPerS"))
+    row("  latency p50 / p99 (ms)", lambda c: p50_p99(c["relayUploads"]))
+    row("  p99 vs the relay alone", lambda c: beside(c, "relayUploads", "latencyMs", "p99"))
+    row("  lost", lambda c: fmt(c["relayUploads"]["lost"]))
+    row("  uploads MB/s beside the relay / alone", lambda c: upload_rates(c["relayUploads"]))
+    paced = f"{up}, {results['plan']['paced_rate']:,} msg/s offered"
+    row(f"{paced}: p50 / p99 (ms)", lambda c: p50_p99(c["relayPacedUploads"]))
+    row("  p99 vs the relay alone", lambda c: beside(c, "relayPacedUploads", "latencyMs", "p99"))
+    row("  lost", lambda c: fmt(c["relayPacedUploads"]["lost"]))
     row(f"online {n:,}: time (s), connected when not all", lambda c: online_time(c[f"online{n}"]))
     row("  time vs the ceiling", lambda c: c[f"online{n}"]["elapsedMs"], ratio=True)
     row("  CPU ms per connect", lambda c: c[f"online{n}"]["serverCpuS"] / n * 1000)
@@ -643,6 +730,39 @@ def table(results: dict) -> str:
     for p in ("p50", "p95", "p99"):
         row(f"{paced}: latency {p} (ms)", lambda c, p=p: fmt_ms(c["relayPaced"]["latencyMs"][p]))
     row(f"{rel}: server peak RSS (MB)", lambda c: fmt(c["relay"]["peakRssKB"] / 1024, 1))
+    up = f"{rel} with uploads"
+    row(
+        f"{up}: delivered / sent",
+        lambda c: f"{c['relayUploads']['delivered']:,}/{c['relayUploads']['sent']:,}",
+    )
+    row(f"{up}: lost", lambda c: fmt(c["relayUploads"]["lost"]))
+    row(f"{up}: msg/s", lambda c: fmt(c["relayUploads"]["msgPerS"]))
+    for p in ("p50", "p95", "p99"):
+        row(f"{up}: latency {p} (ms)", lambda c, p=p: fmt_ms(c["relayUploads"]["latencyMs"][p]))
+    row(
+        f"{up}: CPU s, server / load generator",
+        lambda c: f"{c['relayUploads']['serverCpuS']:.1f} / {c['relayUploads']['loadCpuS']:.1f}",
+    )
+    for i, kind in enumerate(plan.get("uploads", ())):
+        row(
+            f"{up}: {kind} uploads MB/s beside / alone",
+            lambda c, i=i: (
+                f"{fmt(c['relayUploads']['uploads']['clients'][i]['mbPerS'], 1)} / "
+                f"{fmt(c['relayUploads']['uploadsAlone']['clients'][i]['mbPerS'], 1)}"
+            ),
+        )
+    row(f"{up}: server CPU ms per MB uploaded, alone", lambda c: upload_cpu(c["relayUploads"]))
+    pu = f"{paced} with uploads"
+    row(
+        f"{pu}: delivered / lost",
+        lambda c: f"{c['relayPacedUploads']['delivered']:,} / {c['relayPacedUploads']['lost']:,}",
+    )
+    for p in ("p50", "p95", "p99"):
+        row(
+            f"{pu}: latency {p} (ms)",
+            lambda c, p=p: fmt_ms(c["relayPacedUploads"]["latencyMs"][p]),
+        )
+    row(f"{pu}: uploads MB/s beside / alone", lambda c: upload_rates(c["relayPacedUploads"]))
     for n in plan["idle"]:
         row(f"idle {n:,}: connected", lambda c, n=n: f"{c[f'idle{n}']['connected']:,}/{n:,}")
         row(
@@ -756,6 +876,15 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def kinds(names: str) -> tuple[str, ...]:
+    """``--uploads``: kinds of uploaded file, each one of KINDS."""
+    out = tuple(n for n in names.split(",") if n)
+    unknown = set(out) - set(KINDS)
+    if unknown or not out:
+        raise argparse.ArgumentTypeError(f"kinds of upload are {', '.join(KINDS)}")
+    return out
+
+
 def main() -> int:
     """Parses the options, runs, prints the table and writes JSON and PNG."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -767,10 +896,17 @@ def main() -> int:
     )
     parser.add_argument("--window", type=int, default=1, help="unacked messages per sender")
     parser.add_argument(
-        "--only", default="online,relay,idle,connect", help="scenarios to run (default: all)"
+        "--only",
+        default="online,relay,relay-uploads,idle,connect",
+        help="scenarios to run (default: all)",
     )
     parser.add_argument("--online", help="clients brought online, comma-separated (100,1000)")
     parser.add_argument("--idle", help="idle connections, comma-separated (1000,5000)")
+    parser.add_argument(
+        "--uploads",
+        type=kinds,
+        help=f"relay-uploads: one uploading client per kind listed ({','.join(KINDS)})",
+    )
     parser.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="server environment"
     )
