@@ -35,6 +35,7 @@ def test_a_failed_subscription_attempt_closes_its_connection(redis_prefix, monke
         return placement()
 
     listeners_while_retrying: list[int] = []
+    retried = threading.Event()
 
     def retry_sleep(_seconds: float) -> None:
         # Between the failed attempt and the next: nobody may be listening on the inbox.
@@ -43,6 +44,7 @@ def test_a_failed_subscription_attempt_closes_its_connection(redis_prefix, monke
 
         wait_until(lambda: heard_by() == 0, timeout=3, what="the abandoned subscriber closed")
         listeners_while_retrying.append(heard_by())
+        retried.set()
 
     monkeypatch.setattr(presence, "placement", placement_once_hung)
     monkeypatch.setattr(messagequeue, "time", SimpleNamespace(sleep=retry_sleep))
@@ -55,6 +57,8 @@ def test_a_failed_subscription_attempt_closes_its_connection(redis_prefix, monke
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     try:
+        # Only past the failed attempt: a publish before it would reach that subscription.
+        assert retried.wait(10), "the subscriber never retried"
         wait_until(lambda: client.publish(inbox, b"{}") == 1, what="the second subscription")
         listener.join(5)
         assert [m["data"] for m in received] == [b"{}"]
