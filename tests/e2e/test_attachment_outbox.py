@@ -9,12 +9,11 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import connected, messages, unique
+from tests.support.browser import SOCKET_URL, messages, reconnect_through, unique
 from tests.support.files import attach_and_send, png, stored_counts
 
 pytestmark = pytest.mark.e2e
 
-SOCKET_URL = re.compile(r"/socket\.io/\?")  # the connection, not the client script
 FILES_IN_IDB = """() => new Promise((resolve) => {
   const req = indexedDB.open("chat-files");
   req.onsuccess = () => {
@@ -97,12 +96,7 @@ def test_a_connection_lost_after_the_upload_does_not_upload_again(people, server
 
         ws.on_message(from_page)
 
-    alice.page.route_web_socket(SOCKET_URL, drop_the_first_send)
-    alice.page.reload()
-    connected(alice.page)
-    alice.open_chat(bob.username)
-    bob.open_chat(alice.username)
-    expect(alice.page.locator("#app")).to_have_attribute("data-transport", "websocket")
+    reconnect_through(alice, bob, drop_the_first_send)
     uploads = []
     alice.page.on(
         "request",

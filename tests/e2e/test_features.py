@@ -14,9 +14,11 @@ from playwright.sync_api import expect
 from deploy.launch import Server
 from tests.support.browser import (
     HISTORY_PAGE,
+    SOCKET_URL,
     connected,
     message,
     messages,
+    reconnect_through,
     shot,
     unique,
     user_link,
@@ -25,9 +27,6 @@ from tests.support.databases import migrated
 from tests.support.peer import Peer
 
 pytestmark = pytest.mark.e2e
-
-
-SOCKET_URL = re.compile(r"/socket\.io/\?")  # the connection, not the client script
 
 
 def state_of(page, text):
@@ -120,12 +119,7 @@ def test_lost_ack_fails_then_retry_sends_the_same_message_once(people):
 
         server.on_message(from_server)
 
-    alice.page.route_web_socket(SOCKET_URL, lose_first_ack)
-    alice.page.reload()
-    connected(alice.page)
-    alice.open_chat(bob.username)
-    bob.open_chat(alice.username)
-    expect(alice.page.locator("#app")).to_have_attribute("data-transport", "websocket")
+    reconnect_through(alice, bob, lose_first_ack)
     alice.send("exactly once, please")
     # The server stored and relayed it; the page never heard back and says so (10 s timeout).
     expect(message(bob.page, "exactly once, please")).to_be_visible()

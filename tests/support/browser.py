@@ -99,6 +99,21 @@ class Person:
         expect(box).to_have_value("")
 
 
+# The page's Socket.IO connection, not the client script.
+SOCKET_URL = re.compile(r"/socket\.io/\?")
+
+
+def reconnect_through(alice: Person, bob: Person, handler) -> None:
+    """Reloads alice's page with its WebSocket routed through ``handler`` (playwright's
+    ``route_web_socket``), and opens alice's and bob's conversation on both pages."""
+    alice.page.route_web_socket(SOCKET_URL, handler)
+    alice.page.reload()
+    connected(alice.page)
+    alice.open_chat(bob.username)
+    bob.open_chat(alice.username)
+    expect(alice.page.locator("#app")).to_have_attribute("data-transport", "websocket")
+
+
 def connected(page: Page) -> None:
     """Waits until the page's Socket.IO connection is up (the first paint comes before)."""
     expect(page.locator("#app")).to_have_attribute("data-connection", "online")
