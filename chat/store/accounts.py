@@ -192,11 +192,11 @@ def _resume(token: object, idle_days: int) -> tuple[Identity | None, bool]:
     session_id, last_used_at, user_id, display = row
     now = utcnow()
     if last_used_at < now - timedelta(days=idle_days):
-        db.session.execute(_EXPIRE, {"id": session_id})
+        db.session.execute(_EXPIRE, {"session_id": session_id})
         return None, True
     touched = last_used_at < now - _TOUCH_EVERY
     if touched:
-        db.session.execute(_TOUCH, {"id": session_id, "now": now})
+        db.session.execute(_TOUCH, {"session_id": session_id, "now": now})
     return Identity(user_id, display, session_id), touched
 
 
@@ -215,8 +215,11 @@ _BY_TOKEN = (
     .join_from(_SESSIONS, _USERS, _u.id == _s.user_id)
     .where(_s.token_hash == bindparam("token_hash"))
 )
-_EXPIRE = delete(_SESSIONS).where(_s.id == bindparam("id"))
-_TOUCH = update(_SESSIONS).where(_s.id == bindparam("id")).values(last_used_at=bindparam("now"))
+# (An UPDATE's parameters may not be named after a column: "id" is taken by its SET clause.)
+_EXPIRE = delete(_SESSIONS).where(_s.id == bindparam("session_id"))
+_TOUCH = (
+    update(_SESSIONS).where(_s.id == bindparam("session_id")).values(last_used_at=bindparam("now"))
+)
 _OPEN = (
     insert(_SESSIONS)
     .values(
