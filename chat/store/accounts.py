@@ -8,8 +8,9 @@ import secrets
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -99,14 +100,11 @@ def _login(raw_name: object, password: str | None) -> tuple[Identity, str]:
     token = secrets.token_urlsafe(32)  # 256 bits
     now = utcnow()
     session_row = {"token_hash": hash_token(token), "created_at": now, "last_used_at": now}
-    u = _USERS.c
     # With a password, the name is looked up first: hashing one for a name that exists
     # would cost a password hash's CPU for nothing.
     found = None
     if password:
-        found = db.session.execute(
-            select(u.id, u.username, u.password_hash).where(u.name_key == key)
-        ).first()
+        found = db.session.execute(_BY_NAME, {"key": key}).first()
     if found is None:
         me = _create(name, key, password, session_row)
         if me is None:  # taken (meanwhile, when looked up first)
@@ -119,26 +117,44 @@ def _login(raw_name: object, password: str | None) -> tuple[Identity, str]:
 
 def _create(name: str, key: str, password: str | None, session_row: dict) -> Identity | None:
     """A new user named ``name`` and its session, or None (nothing written) if it is taken."""
+    params = {
+        "id": secrets.token_hex(8),
+        "username": name,
+        "name_key": key,
+        "password_hash": generate_password_hash(password) if password else None,
+        "created_at": session_row["created_at"],
+    }
+    dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        params.update(session_row)  # the session is inserted by the same statement
+    row = db.session.execute(_create_statement(dialect), params).first()
+    if row is None:
+        return None
+    session_id = row[2] if dialect == "postgresql" else _open(row[0], session_row)
+    return Identity(row[0], row[1], session_id, new_user=True)
+
+
+@cache
+def _create_statement(dialect: str):
+    """The insert of a new user (RETURNING id, username), built once per dialect; on
+    PostgreSQL with its session in the same statement (RETURNING also the session's id)."""
     u = _USERS.c
     created = (
-        _insert(_USERS)
+        _insert(dialect, _USERS)
         .values(
-            id=secrets.token_hex(8),
-            username=name,
-            name_key=key,
-            password_hash=generate_password_hash(password) if password else None,
+            id=bindparam("id"),
+            username=bindparam("username"),
+            name_key=bindparam("name_key"),
+            password_hash=bindparam("password_hash"),
             read_receipts=True,  # every default given: a CTE's insert applies none
-            created_at=session_row["created_at"],
+            created_at=bindparam("created_at"),
         )
         # A taken name inserts nothing (no error that would undo the whole transaction).
         .on_conflict_do_nothing(index_elements=["name_key"])
         .returning(u.id, u.username)
     )
-    if db.engine.dialect.name != "postgresql":
-        row = db.session.execute(created).first()
-        if row is None:
-            return None
-        return Identity(row[0], row[1], _open(row[0], session_row), new_user=True)
+    if dialect != "postgresql":
+        return created
     # The new user and its session in one statement: one round trip, atomic.
     new = created.cte("new_user")
     s = _SESSIONS.c
@@ -146,53 +162,74 @@ def _create(name: str, key: str, password: str | None, session_row: dict) -> Ide
         insert(_SESSIONS)
         .from_select(
             ["token_hash", "created_at", "last_used_at", "user_id"],
-            select(*(literal(v) for v in session_row.values()), new.c.id),
+            select(
+                bindparam("token_hash", type_=s.token_hash.type),
+                bindparam("created_at", type_=s.created_at.type),
+                bindparam("last_used_at", type_=s.last_used_at.type),
+                new.c.id,
+            ),
         )
         .returning(s.id, s.user_id)
         .cte("new_session")
     )
-    row = db.session.execute(
-        select(new.c.id, new.c.username, opened.c.id).join_from(
-            new, opened, opened.c.user_id == new.c.id
-        )
-    ).first()
-    return None if row is None else Identity(row[0], row[1], row[2], new_user=True)
+    return select(new.c.id, new.c.username, opened.c.id).join_from(
+        new, opened, opened.c.user_id == new.c.id
+    )
 
 
 def _open(user_id: str, session_row: dict) -> int:
     """Inserts a session of ``user_id``; its id."""
-    return db.session.scalar(
-        insert(_SESSIONS).values(user_id=user_id, **session_row).returning(_SESSIONS.c.id)
-    )
+    return db.session.scalar(_OPEN, {"user_id": user_id, **session_row})
 
 
 def _resume(token: object, idle_days: int) -> tuple[Identity | None, bool]:
     """The identity of a live session (or None) and whether anything awaits a commit."""
     if not isinstance(token, str) or not token or len(token) > 128:
         return None, False
-    s, u = _SESSIONS.c, _USERS.c
-    row = db.session.execute(
-        select(s.id, s.last_used_at, u.id, u.username)
-        .join_from(_SESSIONS, _USERS, u.id == s.user_id)
-        .where(s.token_hash == hash_token(token))
-    ).first()
+    row = db.session.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
     if row is None:
         return None, False
     session_id, last_used_at, user_id, display = row
     now = utcnow()
     if last_used_at < now - timedelta(days=idle_days):
-        db.session.execute(delete(_SESSIONS).where(s.id == session_id))
+        db.session.execute(_EXPIRE, {"session_id": session_id})
         return None, True
     touched = last_used_at < now - _TOUCH_EVERY
     if touched:
-        db.session.execute(update(_SESSIONS).where(s.id == session_id).values(last_used_at=now))
+        db.session.execute(_TOUCH, {"session_id": session_id, "now": now})
     return Identity(user_id, display, session_id), touched
 
 
-def _insert(table):
+def _insert(dialect: str, table):
     """The dialect's INSERT, which has ON CONFLICT."""
     dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    return dialects[db.engine.dialect.name](table)
+    return dialects[dialect](table)
+
+
+# The sign-in's statements, built once: a statement object reused hits the compiled cache
+# without being built, keyed and its result columns adapted again on every connect.
+_s, _u = _SESSIONS.c, _USERS.c
+_BY_NAME = select(_u.id, _u.username, _u.password_hash).where(_u.name_key == bindparam("key"))
+_BY_TOKEN = (
+    select(_s.id, _s.last_used_at, _u.id, _u.username)
+    .join_from(_SESSIONS, _USERS, _u.id == _s.user_id)
+    .where(_s.token_hash == bindparam("token_hash"))
+)
+# (An UPDATE's parameters may not be named after a column: "id" is taken by its SET clause.)
+_EXPIRE = delete(_SESSIONS).where(_s.id == bindparam("session_id"))
+_TOUCH = (
+    update(_SESSIONS).where(_s.id == bindparam("session_id")).values(last_used_at=bindparam("now"))
+)
+_OPEN = (
+    insert(_SESSIONS)
+    .values(
+        user_id=bindparam("user_id"),
+        token_hash=bindparam("token_hash"),
+        created_at=bindparam("created_at"),
+        last_used_at=bindparam("last_used_at"),
+    )
+    .returning(_s.id)
+)
 
 
 def forget_new_user(me: Identity) -> None:
