@@ -21,6 +21,9 @@ def test_search_highlights_as_text_and_jumps_into_old_history(people):
         alice.send(f"filler {i}")
     alice.open_chat(carol.username)
     alice.send("zebras at the zoo")
+    # Sent one at a time, in order: once the last is stored, all are (a reload before that
+    # leaves them in the outbox, and the search would not find them yet).
+    expect(message(alice.page, "zebras at the zoo").locator(".state")).to_have_text("Sent")
     alice.page.reload()
     alice.open_chat(carol.username)
 

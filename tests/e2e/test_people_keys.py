@@ -75,6 +75,8 @@ def test_drafts_are_kept_per_conversation_across_reloads(people):
     expect(box).to_have_value("for Carol")
     # Logging out forgets them (a shared computer keeps nothing unsent).
     page.get_by_role("button", name="Log out").click()
+    # The logout's redirect must land before the next navigation, or it interrupts it.
+    expect(page.get_by_label("Username")).to_be_visible()
     alice.login(alice.username, password="drafts-password")
     alice.open_chat(carol.username)
     expect(box).to_have_value("")
