@@ -17,6 +17,22 @@ import socketio
 # How soon a reconnecting Peer tries again (python-socketio's settings): first delay, cap,
 # and randomisation. Fast enough for a test to see a rolling restart through.
 RECONNECT_DELAYS = (0.2, 1.0, 0.1)
+# How long a connection attempt waits for the server's answer (its `connect` handler): 10 s,
+# as socket.io-client's default `timeout` of 20 s is for a browser's every attempt.
+CONNECT_TIMEOUT = 10
+
+
+class _Client(socketio.Client):
+    """python-socketio's client, waiting as long for a reconnection as for the first connect.
+
+    Its reconnection loop calls ``connect`` with the default ``wait_timeout`` of 1 s. A server
+    that takes longer to run its ``connect`` handler (a loaded machine, a process that has just
+    started and is taking over the users of another) sees the client close and come back, and
+    everyone else sees that user leave and return. A browser would have waited.
+    """
+
+    def connect(self, *args: Any, wait_timeout: float = CONNECT_TIMEOUT, **kwargs: Any) -> None:
+        super().connect(*args, wait_timeout=wait_timeout, **kwargs)
 
 
 class Peer:
@@ -42,7 +58,7 @@ class Peer:
         self.session_id: str | None = auth.get("sessionID")
         self._auth = auth
         first, most, jitter = delays
-        self.sio = socketio.Client(
+        self.sio = _Client(
             reconnection=reconnect,
             reconnection_delay=first,
             reconnection_delay_max=most,
@@ -52,7 +68,7 @@ class Peer:
         self.sio.on("connect", self._on_connect)
         self.sio.on("connect_error", self._on_connect_error)
         self.sio.on("disconnect", self._on_disconnect)
-        self.sio.connect(url, auth=self._credentials, transports=transports, wait_timeout=10)
+        self.sio.connect(url, auth=self._credentials, transports=transports)
         self.session = self.wait_for("session")
         self.user_id: str = self.session["userID"]
 
