@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.seed import SEEDS, seed  # noqa: E402
 from bench.uploads import KINDS, LIMITS, Uploaders, people  # noqa: E402
+from chat import config  # noqa: E402
 from deploy.databases import PG_URL, drop_pg_databases, pg_database  # noqa: E402
 from deploy.launch import WORKER, Server, migrate  # noqa: E402
 
@@ -65,6 +66,9 @@ class Plan:
     paced_rate: int = 500  # msg/s offered in the open-loop relay: latency below saturation
     uploads: tuple[str, ...] = KINDS  # relay-uploads: one client per kind uploading 1 MB files
     uploads_alone_s: float = 5.0  # relay-uploads: seconds the uploads are measured alone first
+    # relay-uploads, within the limits: this many people, each uploading a 1 MB file as often
+    # as the default UPLOAD_RATE allows, non-stop.
+    limited_uploaders: int = 10
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,6 +84,7 @@ QUICK = Plan(
     connect_repeat=10,
     paced_rate=200,
     uploads_alone_s=3.0,
+    limited_uploaders=4,
 )
 
 
@@ -352,16 +357,27 @@ class Run:
         finally:
             self.stop(servers)
 
-    def relay_uploads(self, db: Database, procs: int, label: str, rate: int = 0) -> dict:
+    def relay_uploads(
+        self, db: Database, procs: int, label: str, rate: int = 0, limited: bool = False
+    ) -> dict:
         """The relay of ``relay`` while clients (one per kind of ``plan.uploads``, each its own
         user) upload a 1 MB file to the first server back to back: the relay's figures, and
-        the uploads' MB/s alone (``plan.uploads_alone_s`` before the relay) and beside it."""
-        name = f"{label}-relay-uploads" + (f"{rate}" if rate else "")
+        the uploads' MB/s alone (``plan.uploads_alone_s`` before the relay) and beside it.
+
+        ``limited``: ``plan.limited_uploaders`` clients instead, each uploading once per
+        1 / the default ``UPLOAD_RATE`` seconds, the most a person may keep up."""
+        name = (
+            f"{label}-relay-uploads" + (f"{rate}" if rate else "") + ("-limited" if limited else "")
+        )
         url = db.fresh()
         kinds = list(self.plan.uploads)
+        interval = 0.0
+        if limited:
+            kinds = [kinds[i % len(kinds)] for i in range(self.plan.limited_uploaders)]
+            interval = 1 / config.DEFAULTS["UPLOAD_RATE"]
         tokens = [token for _, token in people(url, [f"up{i}" for i in range(len(kinds))])]
         servers = self.start(url, procs, name, LIMITS)
-        uploaders = Uploaders(servers[0].url, tokens, kinds)
+        uploaders = Uploaders(servers[0].url, tokens, kinds, interval)
         try:
             uploaders.start()
             warm = uploaders.wait_uploads(1)  # the server has served one of each
@@ -550,11 +566,20 @@ class Run:
                 res["relayPacedUploads"] = self.relay_uploads(
                     db, procs, label, self.plan.paced_rate
                 )
+                res["relayLimitedUploads"] = self.relay_uploads(db, procs, label, limited=True)
                 print(
                     f"    relay with uploads: {fmt(u.get('msgPerS'))} msg/s p99 "
                     f"{fmt_ms((u.get('latencyMs') or {}).get('p99'))} ms lost {u.get('lost')}; "
                     f"uploads {fmt((u.get('uploads') or {}).get('mbPerS'), 1)} MB/s "
                     f"(alone {fmt((u.get('uploadsAlone') or {}).get('mbPerS'), 1)})",
+                    flush=True,
+                )
+                lim = res["relayLimitedUploads"]
+                print(
+                    f"    relay beside uploads at the default limit: {fmt(lim.get('msgPerS'))} "
+                    f"msg/s p99 {fmt_ms((lim.get('latencyMs') or {}).get('p99'))} ms lost "
+                    f"{lim.get('lost')}; uploads "
+                    f"{fmt((lim.get('uploads') or {}).get('mbPerS'), 1)} MB/s",
                     flush=True,
                 )
             for n in self.plan.idle if "idle" in only else ():
@@ -615,7 +640,7 @@ def online_time(online: dict) -> str:
 
 def beside(config: dict, key: str, *path: str) -> str:
     """A figure of the relay with uploads (``key``) over the same figure of the relay alone."""
-    alone = "relayPaced" if key == "relayPacedUploads" else "relay"
+    alone = "relayPaced" if key == "relayPacedUploads" else "relay"  # same offered load
     with_uploads, without = config[key], config[alone]
     for step in path:
         with_uploads, without = with_uploads[step], without[step]
@@ -683,6 +708,17 @@ def headline(results: dict) -> str:
     row(f"{paced}: p50 / p99 (ms)", lambda c: p50_p99(c["relayPacedUploads"]))
     row("  p99 vs the relay alone", lambda c: beside(c, "relayPacedUploads", "latencyMs", "p99"))
     row("  lost", lambda c: fmt(c["relayPacedUploads"]["lost"]))
+    limited = (
+        f"{rel} beside {results['plan']['limited_uploaders']} people uploading 1 MB "
+        "at the default limit"
+    )
+    row(
+        f"{limited}: msg/s vs the relay alone",
+        lambda c: beside(c, "relayLimitedUploads", "msgPerS"),
+    )
+    row("  p99 vs the relay alone", lambda c: beside(c, "relayLimitedUploads", "latencyMs", "p99"))
+    row("  uploads MB/s", lambda c: fmt(c["relayLimitedUploads"]["uploads"]["mbPerS"], 1))
+    row("  lost", lambda c: fmt(c["relayLimitedUploads"]["lost"]))
     row(f"online {n:,}: time (s), connected when not all", lambda c: online_time(c[f"online{n}"]))
     row("  time vs the ceiling", lambda c: c[f"online{n}"]["elapsedMs"], ratio=True)
     row("  CPU ms per connect", lambda c: c[f"online{n}"]["serverCpuS"] / n * 1000)

@@ -2,7 +2,8 @@
 
 Users and their sessions are made directly in the server's database; uploads are
 ``POST /api/attachments`` with ``Authorization: Bearer <sessionID>``, as a client would.
-``Uploaders`` keeps a few clients uploading back to back in threads of the bench process.
+``Uploaders`` keeps a few clients uploading in threads of the bench process: back to back,
+or each at a steady pace (as fast as the server's default per-user limit lets a person).
 """
 
 from __future__ import annotations
@@ -101,10 +102,11 @@ class Uploader:
 
 class Uploaders:
     """Clients (one per kind in ``kinds``) uploading continuously to ``url`` in threads,
-    each as its own user, until ``stop``."""
+    each as its own user, until ``stop``: back to back, or one upload per ``interval`` s."""
 
-    def __init__(self, url: str, tokens: list[str], kinds: list[str]):
+    def __init__(self, url: str, tokens: list[str], kinds: list[str], interval: float = 0.0):
         self.url = url
+        self.interval = interval
         self.clients = [Uploader(kind, *sample(kind)) for kind in kinds]
         self.tokens = tokens
         self.stopping = threading.Event()
@@ -116,7 +118,12 @@ class Uploaders:
 
     def _run(self, client: Uploader, token: str) -> None:
         http = requests.Session()
+        due = time.monotonic()
         while not self.stopping.is_set():
+            if self.interval:
+                # Pacing, not synchronisation: the next upload's slot, as a steady user.
+                self.stopping.wait(max(0.0, due - time.monotonic()))
+                due += self.interval
             try:
                 upload(self.url, token, client.data, client.name, http)
             except requests.RequestException as exc:
