@@ -16,6 +16,13 @@ for (one statement), the online users (only when someone blocked someone while f
 online), the recent contacts of departures beyond the cap (one statement), and the
 departures' last seen (one statement). Each change is still its own event; with REDIS_URL
 the pass's emits reach each other process in one publish (``chat.messagequeue``).
+
+When those reads fail (the database down), a change whose audience depends on them (a
+departure, an arrival presence put back) is not guessed at: sent to everyone it would
+reach users it blocked (PROTOCOL.md B8), to nobody it would leave others showing a stale
+status. It is deferred, the latest of each user, and announced once the database answers
+again, if it still holds then (``ANNOUNCE_RETRY_S``). An arrival through a handshake knows
+its blocks already and goes out at once.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 from weakref import WeakKeyDictionary
@@ -52,6 +60,18 @@ class Change(NamedTuple):
 
 # One announcer per app: tests make many apps.
 _ANNOUNCERS: WeakKeyDictionary[Flask, GroupCommit[Change, bool]] = WeakKeyDictionary()
+
+
+class _Deferred:
+    """The changes of an app that wait for the database, and whether a retry is running."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.changes: dict[str, Change] = {}  # user id -> that user's latest change
+        self.retrying = False
+
+
+_DEFERRED: WeakKeyDictionary[Flask, _Deferred] = WeakKeyDictionary()
 
 
 def submit(change: Change) -> None:
@@ -89,11 +109,15 @@ def announce(changes: Sequence[Change]) -> list[bool]:
     presence = services().presence
     few = presence.count() <= limit
     known = _read(changes, few, limit)
+    now = changes
+    if known is None and any(c.blocked is None for c in changes):
+        _defer([c for c in changes if c.blocked is None])
+        now = [c for c in changes if c.blocked is not None]
     online = None
-    if few and known is not None and any(_blocked(c, known) for c in changes):
+    if few and known is not None and any(_blocked(c, known) for c in now):
         online = presence.online()
     with _one_publish():
-        for change in changes:
+        for change in now:
             rooms = _audience(change, known, few, online, presence)
             if change.online:
                 name = change.username or (known.names.get(change.user_id) if known else None)
@@ -142,13 +166,8 @@ def _audience(
     """Who hears ``change``: every listening socket while all online users fit in a
     ``users`` list; beyond that its own tabs and its recent conversations, so that bringing
     N users online costs O(N), not N² events (docs/performance.md). Never the users it
-    blocked (PROTOCOL.md B8).
-
-    The database down: a departure goes to everyone (else they would show it online), an
-    arrival whose blocks are not known to its own tabs only."""
+    blocked (PROTOCOL.md B8)."""
     uid = change.user_id
-    if known is None and change.blocked is None:
-        return LISTENERS if not change.online else [uid]
     blocked = _blocked(change, known)
     if few:
         if not blocked:
@@ -164,6 +183,43 @@ def _audience(
     else:
         peers = []
     return [uid, *(u for u in peers if u not in blocked)]
+
+
+def _defer(changes: Sequence[Change]) -> None:
+    """Keeps ``changes`` for a later pass and makes sure one retry is running."""
+    app = current_app._get_current_object()
+    deferred = _DEFERRED.setdefault(app, _Deferred())
+    with deferred.lock:
+        deferred.changes.update((c.user_id, c) for c in changes)
+        start, deferred.retrying = not deferred.retrying, True
+    if start:
+        socketio.start_background_task(_retry, app, deferred)
+
+
+def _retry(app: Flask, deferred: _Deferred) -> None:
+    """Announces the deferred changes that still hold, every ``ANNOUNCE_RETRY_S`` until none
+    is left (a pass that fails again defers its changes again)."""
+    while True:
+        socketio.sleep(app.config["ANNOUNCE_RETRY_S"])
+        with deferred.lock:
+            changes = list(deferred.changes.values())
+            deferred.changes.clear()
+            if not changes:
+                deferred.retrying = False
+                return
+        try:
+            with app.app_context():
+                online = services(app).presence.online(c.user_id for c in changes)
+                for change in changes:
+                    # A user back online since a deferred departure (or gone since an
+                    # arrival) has had that newer change announced already, or will have.
+                    if change.online == (change.user_id in online):
+                        submit(change)
+        except Exception:  # presence's own store failing: these wait for the next try
+            log.exception("presence not announced", extra=logs.fields("exception", None, "db"))
+            with deferred.lock:
+                for change in changes:
+                    deferred.changes.setdefault(change.user_id, change)
 
 
 @contextlib.contextmanager

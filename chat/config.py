@@ -30,6 +30,8 @@ DEFAULTS: dict[str, object] = {
     "GROUP_COMMIT_SIZE": 64,
     # Most presence changes announced in one pass (chat.announce); a lone one never waits.
     "ANNOUNCE_BATCH": 200,
+    # While the database fails, a change whose audience needs it waits; tried again this often.
+    "ANNOUNCE_RETRY_S": 2.0,
     "SEND_RATE": 20.0,  # messages per second, sustained
     "SEND_BURST": 40,
     "TYPING_RATE": 1.0,

@@ -14,15 +14,20 @@ def wait_until(
     timeout: float = 10,
     interval: float = 0.02,
     what: str = "condition",
+    sleep: Callable[[float], Any] = time.sleep,
 ) -> Any:
-    """Polls ``predicate`` until it is truthy and returns its value; fails after ``timeout``."""
+    """Polls ``predicate`` until it is truthy and returns its value; fails after ``timeout``.
+
+    ``sleep``: the in-process server's ``socketio.sleep`` when its background tasks must run
+    meanwhile (greenlets of gevent, not monkey-patched in the test process, run only then).
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         assert time.monotonic() < deadline, f"{what} not reached within {timeout}s"
-        time.sleep(interval)
+        sleep(interval)
 
 
 def gone(pid: int, timeout: float = 10) -> None:
