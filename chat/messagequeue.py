@@ -15,8 +15,12 @@ on one channel that every process decodes; this one routes it instead:
   placement);
 - an ack to a remote emit goes back to the channel of the process that asked.
 
-Payloads are JSON (orjson): one message, or a list of them (the emits made inside
-``batch()``, one publish per channel: a pass of presence announcements). A publish that
+Payloads are JSON (orjson): one message, or a list of them. Publishes are coalesced: the
+emits that greenlets make at the same moment (the relays of one group-commit batch, a pass
+of presence announcements made inside ``batch()``) go out together, one publish per channel
+(``chat.groupcommit``'s leader/follower scheme, no timer; a lone emit goes out at once).
+Messages keep their order on each channel, and an emitter's own emits keep theirs, as each
+returns once its publish is made. A publish that
 Redis refuses, or that nobody heard on a process's own channel, waits in a bounded backlog
 (``chat.backlog``) and goes out, in order, once Redis and that process's subscriber are
 back: a message sent during an outage still reaches the open tabs elsewhere. The
@@ -29,7 +33,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import orjson
 import redis
@@ -37,6 +41,7 @@ import socketio
 
 from chat import metrics, redisclient
 from chat.backlog import Backlog
+from chat.groupcommit import GroupCommit
 from chat.logs import fields
 from chat.placement import Placement
 from chat.presence import LISTENERS
@@ -45,6 +50,9 @@ from chat.presence_redis import RedisPresence
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY_S = 0.25  # how soon a held publish is retried
+PUBLISH_BATCH = 64  # most emits coalesced into one round of publishes
+
+Outgoing = list[tuple[str, bytes]]  # one emitter's messages, each (channel, JSON)
 
 
 class RoutedRedisManager(socketio.RedisManager):
@@ -68,7 +76,10 @@ class RoutedRedisManager(socketio.RedisManager):
         self.placement = Placement(presence.proc)
         self.backlog = Backlog(publisher)
         self.retry_max_s = retry_max_s
-        self._batches: dict[int, dict[str, list[dict]]] = {}  # thread -> channel -> messages
+        self._batches: dict[int, list[tuple[str, dict]]] = {}  # thread -> (channel, message)
+        self._outbox: GroupCommit[Outgoing, bool] = GroupCommit(
+            self._send, PUBLISH_BATCH, lambda: self.server.sleep(0)
+        )
 
     def inbox(self, proc: str) -> str:
         """The channel that process ``proc`` alone listens to."""
@@ -100,31 +111,44 @@ class RoutedRedisManager(socketio.RedisManager):
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """What this thread (greenlet) publishes inside goes out at the end, in order, in one
-        publish per channel."""
+        """What this thread (greenlet) publishes inside goes out at the end, in order, with
+        the emits coalesced with it: one publish per channel."""
         me = threading.get_ident()
-        held = self._batches[me] = {}
+        held = self._batches[me] = []
         try:
             yield
         finally:
             del self._batches[me]
-            for channel, messages in held.items():
-                raw = orjson.dumps(messages[0] if len(messages) == 1 else messages)
-                self.backlog.publish(channel, raw, listened=channel != self.channel)
+            if held:
+                self._outbox.submit([(channel, orjson.dumps(data)) for channel, data in held])
+
+    def publishes(self) -> int:
+        """Rounds of publishes made so far (each one coalesced batch), for tests."""
+        return self._outbox.batches
 
     def _publish(self, data: dict) -> None:
-        """Publishes ``data`` to the processes that need it, without waiting for a fault."""
+        """Publishes ``data`` to the processes that need it, without waiting for a fault;
+        returns once it is published (or held in the backlog)."""
         channels = self.routes(data)
         if not channels:
             return
         held = self._batches.get(threading.get_ident())
         if held is not None:
-            for channel in channels:
-                held.setdefault(channel, []).append(data)
+            held.extend((channel, data) for channel in channels)
             return
-        raw = orjson.dumps(data)
-        for channel in channels:
-            self.backlog.publish(channel, raw, listened=channel != self.channel)
+        raw = orjson.dumps(data)  # here: a message that cannot be encoded fails its emitter
+        self._outbox.submit([(channel, raw) for channel in channels])
+
+    def _send(self, batch: Sequence[Outgoing]) -> list[bool]:
+        """One publish per channel of what ``batch``'s emitters sent there, in their order."""
+        by_channel: dict[str, list[bytes]] = {}
+        for outgoing in batch:
+            for channel, raw in outgoing:
+                by_channel.setdefault(channel, []).append(raw)
+        for channel, raws in by_channel.items():
+            payload = raws[0] if len(raws) == 1 else b"[" + b",".join(raws) + b"]"
+            self.backlog.publish(channel, payload, listened=channel != self.channel)
+        return [True] * len(batch)  # sent or held: the backlog owns it now
 
     def _flush_loop(self) -> None:
         prefix = f"{self.channel}:"

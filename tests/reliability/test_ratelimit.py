@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
 
 import pytest
@@ -15,6 +16,7 @@ from chat.ratelimit import MemoryLimiter, RedisLimiter
 from chat.redisclient import connect
 from deploy.launch import free_port
 from tests.support.inprocess import open_tab
+from tests.support.polling import wait_until
 
 SHARED_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -79,3 +81,47 @@ def test_redis_down_still_limits_per_process():
     assert [limiter.take("send:u1", 1.0, 2) for _ in range(2)] == [0, 0]
     assert limiter.take("send:u1", 1.0, 2) > 0
     limiter.redis.close()
+
+
+def test_takes_made_together_share_one_script_call_and_still_one_limit():
+    prefix = f"test:{uuid.uuid4().hex}:rl:"
+    one, two = (
+        RedisLimiter(connect(SHARED_REDIS), prefix),
+        RedisLimiter(connect(SHARED_REDIS), prefix),
+    )
+    entered, release = threading.Event(), threading.Event()
+    take_many = one._take_many
+
+    def held_first(**kwargs):  # the first call waits while the other takes queue
+        if not entered.is_set():
+            entered.set()
+            assert release.wait(10)
+        return take_many(**kwargs)
+
+    one._take_many = held_first  # type: ignore[method-assign]
+    waits: dict[int, int] = {}
+
+    def take(i: int, key: str) -> threading.Thread:
+        thread = threading.Thread(target=lambda: waits.update({i: one.take(key, 1.0, 3)}))
+        thread.start()
+        return thread
+
+    try:
+        threads = [take(0, "send:u1")]
+        assert entered.wait(10)
+        for i, key in enumerate(["send:u1", "send:u2", "send:u1", "send:u1"], start=1):
+            threads.append(take(i, key))
+            wait_until(lambda i=i: one._batches.pending() == i, interval=0.001)
+        release.set()
+        for thread in threads:
+            thread.join(10)
+        assert one.calls() == 2  # the first alone, then the four queued together
+        # In order, each against the bucket: u1's burst of 3 is spent by its third take.
+        assert [waits[i] == 0 for i in range(5)] == [True, True, True, True, False]
+        assert 0 < waits[4] <= 1000
+        assert 0 < two.take("send:u1", 1.0, 3) <= 1000  # the other process sees it spent
+    finally:
+        for key in one.redis.scan_iter(match=f"{prefix}*"):
+            one.redis.delete(key)
+        one.redis.close()
+        two.redis.close()
