@@ -6,6 +6,7 @@ import { renderBlocking } from "./blocking.js";
 import { els, reconcile, setAttr, setText } from "./dom.js";
 import { displayName, presence } from "./format.js";
 import { pendingFor } from "./outbox.js";
+import { dropPreviews } from "./previews.js";
 import { fillMessageItem, newMessageItem } from "./rows.js";
 import { socket } from "./socket.js";
 import { current, me } from "./state.js";
@@ -40,6 +41,7 @@ function showNobody() {
   setText(els.heading, "Pick someone to chat with");
   renderPeerStatus();
   els.older.hidden = true;
+  dropPreviews(els.messages);
   reconcile(els.messages, []);
   items = new Map();
   renderedPeer = null;
@@ -78,6 +80,7 @@ export function renderConversation(how) {
   const switching = renderedPeer !== peer.userID;
   if (switching) {
     how = "switch";
+    dropPreviews(els.messages);
     items = new Map();
     renderedPeer = peer.userID;
   }
@@ -100,6 +103,9 @@ export function renderConversation(how) {
   });
   if (switching) replaceLog(nodes);
   else reconcile(els.messages, nodes);
+  // A queued message that left the page (sent elsewhere, discarded) lets go of its previews.
+  const kept = new Set(next.values());
+  for (const li of items.values()) if (!kept.has(li)) dropPreviews(li);
   items = next;
   els.empty.hidden = list.length > 0;
   setText(els.empty, "No messages yet. Say hello!");

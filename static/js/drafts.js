@@ -1,43 +1,76 @@
-// Unsent composer text, per conversation, in localStorage (per user) so that it survives a
-// reload and follows the user to another tab.
+// Unsent composer work, per conversation, in localStorage (per user) so that it survives a
+// reload and follows the user to another tab: the text, and the list of files waiting
+// beside it ({key, name, type, size, alt}: the File itself is in filestore.js under `key`).
 
 import { me } from "./state.js";
 
-const DRAFTS_KEY = "chat-drafts:" + me.userID;
-let memoryDrafts = {}; // used only when localStorage is unavailable
+const textKey = (userID) => "chat-drafts:" + userID;
+const filesKey = (userID) => "chat-draft-files:" + userID;
+const DRAFTS_KEY = textKey(me.userID);
 
-function read() {
+/** The localStorage key of this user's waiting files (other tabs watch it). */
+export const DRAFT_FILES_KEY = filesKey(me.userID);
+
+const memory = {}; // localStorage key -> {peerId: draft}, used only when localStorage is unavailable
+
+function read(key) {
   try {
-    const raw = JSON.parse(localStorage.getItem(DRAFTS_KEY));
+    const raw = JSON.parse(localStorage.getItem(key));
     return raw && typeof raw === "object" && !Array.isArray(raw) ? raw : {};
   } catch (e) {
-    return Object.assign({}, memoryDrafts);
+    return Object.assign({}, memory[key]);
   }
 }
 
-function write(all) {
-  memoryDrafts = all;
+function write(key, all) {
+  memory[key] = all;
   try {
-    if (Object.keys(all).length) localStorage.setItem(DRAFTS_KEY, JSON.stringify(all));
-    else localStorage.removeItem(DRAFTS_KEY);
+    if (Object.keys(all).length) localStorage.setItem(key, JSON.stringify(all));
+    else localStorage.removeItem(key);
   } catch (e) { /* storage disabled or full: the in-memory copy still holds it */ }
 }
 
 /** The draft of the conversation with `peerId` ("" when none). */
 export function draftFor(peerId) {
-  const text = read()[peerId];
+  const text = read(DRAFTS_KEY)[peerId];
   return typeof text === "string" ? text : "";
 }
 
 /** Keeps `text` as the draft of the conversation with `peerId` (forgets it when blank). */
 export function saveDraft(peerId, text) {
-  const all = read();
+  const all = read(DRAFTS_KEY);
   if (text.trim()) all[peerId] = text;
   else delete all[peerId];
-  write(all);
+  write(DRAFTS_KEY, all);
 }
 
-/** Forgets every draft (logging out). */
+/** The files waiting in the conversation with `peerId`, in the order they were chosen. */
+export function draftFilesFor(peerId) {
+  const list = read(DRAFT_FILES_KEY)[peerId];
+  return Array.isArray(list) ? list : [];
+}
+
+/** Applies `fn` (list -> list) to the stored files waiting for `peerId`; each change reads,
+ * modifies and writes, so that tabs sharing the list do not overwrite each other's. */
+export function changeDraftFiles(peerId, fn) {
+  const all = read(DRAFT_FILES_KEY);
+  const list = fn(Array.isArray(all[peerId]) ? all[peerId] : []);
+  if (list.length) all[peerId] = list;
+  else delete all[peerId];
+  write(DRAFT_FILES_KEY, all);
+}
+
+/** The filestore.js keys of the files waiting in any conversation of `userID`. */
+export function draftFileKeys(userID) {
+  const keys = new Set();
+  for (const list of Object.values(read(filesKey(userID)))) {
+    for (const f of Array.isArray(list) ? list : []) if (f && f.key) keys.add(f.key);
+  }
+  return keys;
+}
+
+/** Forgets every draft, text and files (logging out; filestore.js forgets the files). */
 export function clearDrafts() {
-  write({});
+  write(DRAFTS_KEY, {});
+  write(DRAFT_FILES_KEY, {});
 }

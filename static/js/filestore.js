@@ -1,15 +1,18 @@
-// The files of queued messages (outbox.js holds the messages, localStorage cannot hold
-// files): in IndexedDB, so that a reload or a closed tab loses none of them, and every tab
-// of the user reads the same ones. Without IndexedDB (disabled, or a private window that
-// refuses it) they are kept in this tab's memory only, and a message whose file is gone
-// says so (see outbox-files.js).
+// The files waiting beside the composer (listed in drafts.js) and those of queued messages
+// (outbox.js holds the messages; localStorage cannot hold files): in IndexedDB, so that a
+// reload or a closed tab loses none of them, and every tab of the user reads the same ones.
+// A file keeps its key when Send moves it from the composer to the outbox. Without
+// IndexedDB (disabled, or a private window that refuses it) they are kept in this tab's
+// memory only, and a message whose file is gone says so (see outbox-files.js).
 
+import { draftFileKeys } from "./drafts.js";
 import { queuedFileKeys } from "./outbox.js";
 import { me } from "./state.js";
 
 const DB = "chat-files";
 const STORE = "files"; // key -> {user, file, savedAt}
-const SWEEP_AFTER_MS = 60000; // younger files may belong to a message being queued right now
+// Younger files may belong to a message being queued, or a file being listed, right now.
+const SWEEP_AFTER_MS = 60000;
 
 const memory = new Map();
 let opened = null;
@@ -41,14 +44,19 @@ async function run(mode, fn) {
   });
 }
 
-/** Keeps `files` ([key, File] pairs); resolves once they are stored. */
+/** Keeps `files` ([key, File] pairs); resolves once they are stored, with true when they
+ * are in IndexedDB (they outlive this tab), false when only in this tab's memory. */
 export async function keepFiles(files) {
   for (const [key, file] of files) memory.set(key, file);
+  if (!(await open())) return false;
   try {
     await run("readwrite", (s) => {
       for (const [key, file] of files) s.put({ user: me.userID, file: file, savedAt: Date.now() }, key);
     });
-  } catch (e) { /* storage full or refused: this tab's copy still sends */ }
+    return true;
+  } catch (e) {
+    return false; // storage full or refused: this tab's copy still sends
+  }
 }
 
 /** The File kept under `key`, or null when it is gone. */
@@ -66,14 +74,15 @@ export async function forgetFiles(keys) {
   try { await run("readwrite", (s) => { for (const key of keys) s.delete(key); }); } catch (e) { /* swept later */ }
 }
 
-/** Forgets every file this device keeps for queued messages (logging out). */
+/** Forgets every file this device keeps, waiting or queued (logging out). */
 export function forgetAllFiles() {
   memory.clear();
   run("readwrite", (s) => s.clear()).catch(() => {});
 }
 
-/** Forgets files that no queued message of their user refers to any more (a message sent
- * or discarded in a tab that closed before forgetting them, or a logout). */
+/** Forgets files that neither a queued message nor the waiting files of their user refer
+ * to any more (a message sent or discarded, or a file removed, in a tab that closed before
+ * forgetting them, or a logout). */
 export async function sweepFiles() {
   const db = await open();
   if (!db) return;
@@ -84,7 +93,7 @@ export async function sweepFiles() {
     const cursor = ev.target.result;
     if (!cursor) return;
     const { user, savedAt } = cursor.value;
-    if (!live.has(user)) live.set(user, queuedFileKeys(user));
+    if (!live.has(user)) live.set(user, new Set([...queuedFileKeys(user), ...draftFileKeys(user)]));
     if (!live.get(user).has(cursor.key) && now - savedAt > SWEEP_AFTER_MS) cursor.delete();
     cursor.continue();
   };

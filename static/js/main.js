@@ -2,14 +2,16 @@
 // This module adopts the first paint, wires the others, and connects. The others:
 //   state.js      the store (users, conversations, selection, connection) and its merges
 //   outbox.js     unacknowledged messages in localStorage, shared by the user's tabs
-//   drafts.js     unsent composer text per conversation, in localStorage
+//   drafts.js     unsent composer text and the waiting files' list, per conversation (localStorage)
 //   socket.js     the one Socket.IO client
 //   connection.js connect, reconnect, banner, and the server's news (users, messages)
 //   send.js       the outbox sent in order, one at a time; composer; Retry and Discard
-//   uploads.js    choosing files: the attach button, paste, drag and drop, alt text
+//   uploads.js    choosing files: the attach button, paste, drag and drop
+//   chosen-files.js   the files waiting beside the composer until Send: preview, alt text, Remove
 //   uploader.js   one upload with its progress bar and Cancel
 //   outbox-files.js   a queued message's files, each uploaded once, one tab at a time
-//   filestore.js  those files in IndexedDB until they are uploaded
+//   filestore.js  the waiting and queued files in IndexedDB until they are uploaded
+//   previews.js   blob: previews of pictures still on this device
 //   history.js    fetch messages: newest page, older pages, catch-up after a reconnect
 //   reading.js    marking read; `read` events (badges, "Read" ticks)
 //   typing.js     "… is typing", both ways

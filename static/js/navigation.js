@@ -1,5 +1,6 @@
 // Which conversation is open: the users list, the back link and the browser's history.
 
+import { renderChosen } from "./chosen-files.js";
 import { els } from "./dom.js";
 import { draftFor, saveDraft } from "./drafts.js";
 import { isEditing, leaveEdit } from "./editing.js";
@@ -7,7 +8,6 @@ import { loadLatest } from "./history.js";
 import { markRead } from "./reading.js";
 import { renderAll } from "./render.js";
 import { current, store } from "./state.js";
-import { renderChosen } from "./uploads.js";
 import { userLink } from "./users-list.js";
 
 // Opens `userID`'s conversation (none for null), with its draft; `push`: false

@@ -3,7 +3,7 @@
 // connection, a reload or another tab never uploads it again; the user's tabs take turns
 // through a lock, so that two of them never upload the same file at the same time.
 
-import { fileFor, forgetFiles, keepFiles } from "./filestore.js";
+import { fileFor, forgetFiles } from "./filestore.js";
 import { changeOutbox, dropFromOutbox, outbox } from "./outbox.js";
 import { me } from "./state.js";
 import { uploadOne } from "./uploader.js";
@@ -23,12 +23,11 @@ export function hasFilesToUpload(m) {
   return (m.attachments || []).some((a) => a.id === undefined);
 }
 
-/** Outbox entries for `files` ([{file, alt}]) of a message `clientId`, kept in filestore.js;
- * resolves once they are stored. */
-export async function stageFiles(clientId, files) {
-  const entries = files.map((f, i) => ({ key: clientId + "/" + i, name: f.file.name, type: f.file.type, size: f.file.size, alt: f.alt || undefined }));
-  await keepFiles(entries.map((a, i) => [a.key, files[i].file]));
-  return entries;
+/** Outbox entries for a message's `files` (chosen-files.js takeFiles: kept in filestore.js
+ * under their keys since they were chosen); resolves once they are stored. */
+export async function stageFiles(files) {
+  await Promise.all(files.map((f) => f.stored));
+  return files.map((f) => ({ key: f.key, name: f.name, type: f.type, size: f.size, alt: f.alt || undefined }));
 }
 
 function recordUpload(clientId, key, entry) {

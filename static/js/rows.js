@@ -2,7 +2,9 @@
 // elements) with live data: a user row and a message. Nothing here writes markup itself.
 
 import { cloneTemplate, setAttr, setText } from "./dom.js";
+import { fileFor } from "./filestore.js";
 import { displayName, fileSize, formatTime, fullTime, presence } from "./format.js";
+import { dropPreviews, isPicture, showPreview } from "./previews.js";
 import { me, store } from "./state.js";
 
 /** A new, empty users-list <li> (or search-result <li> when `result`). */
@@ -46,10 +48,25 @@ export function newMessageItem(m, peer) {
   return li;
 }
 
+// A file still to upload: its name and size; a picture also its preview, read back from
+// this device (filestore.js) if its item is still on the page by then.
+function newPendingAttachment(a) {
+  const li = cloneTemplate("attachment-pending-template");
+  setText(li.querySelector(".file-name"), a.name);
+  setText(li.querySelector(".file-size"), "(" + fileSize(a.size) + ")");
+  if (isPicture(a.type)) {
+    const img = li.querySelector("img");
+    setAttr(img, "alt", a.alt || a.name);
+    fileFor(a.key).then((file) => { if (file && img.isConnected) showPreview(img, file); });
+  }
+  return li;
+}
+
 // One attachment (PROTOCOL.md B10): an image as a lazy thumbnail in a link to the full
 // picture (alt text: the sender's, else the file name), anything else as a download link
-// named by the file name and size; a file still to upload as its name and size alone.
+// named by the file name and size; a file still to upload as newPendingAttachment shows it.
 function newAttachment(a) {
+  if (a.id === undefined) return newPendingAttachment(a);
   if (a.width) {
     const li = cloneTemplate("attachment-image-template");
     const img = li.querySelector("img");
@@ -61,19 +78,20 @@ function newAttachment(a) {
     return li;
   }
   const li = cloneTemplate("attachment-file-template");
-  if (a.id === undefined) li.querySelector("a").removeAttribute("download");
-  else setAttr(li.querySelector("a"), "href", a.url);
+  setAttr(li.querySelector("a"), "href", a.url);
   setText(li.querySelector(".file-name"), a.name);
   setText(li.querySelector(".file-size"), "(" + fileSize(a.size) + ")");
   return li;
 }
 
-// Attachments never change once sent: the list is built once per message item.
+// Attachments never change once sent: the list is built once per message item (again
+// when a queued file is uploaded).
 function fillAttachments(li, m) {
   const list = li.querySelector(".attachments");
   const wanted = (m.attachments || []).map((a) => (a.id !== undefined ? a.id : a.key)).join(" ");
   if ((list.dataset.ids || "") === wanted) return;
   list.dataset.ids = wanted;
+  dropPreviews(list);
   list.replaceChildren(...(m.attachments || []).map(newAttachment));
   list.hidden = !wanted;
 }

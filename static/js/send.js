@@ -2,6 +2,7 @@
 // files uploaded first, outbox-files.js); the composer; Retry and Discard on a message that
 // was not sent.
 
+import { takeFiles } from "./chosen-files.js";
 import { els } from "./dom.js";
 import { clearDrafts, saveDraft } from "./drafts.js";
 import { isEditing, submitEdit } from "./editing.js";
@@ -13,7 +14,6 @@ import { renderAll } from "./render.js";
 import { socket } from "./socket.js";
 import { addMessage, config, me, peerOf, store } from "./state.js";
 import { resetTyping } from "./typing.js";
-import { takeFiles } from "./uploads.js";
 import { announce } from "./uploader.js";
 
 // Refusals that a retry cannot fix: such a message waits for the user, and holds back nothing.
@@ -134,8 +134,8 @@ function retrySend(clientId) {
   flush();
 }
 
-/** Queues the composer's text and the files chosen for the open conversation (uploads.js)
- * as one message, and empties the composer. */
+/** Queues the composer's text and the files waiting for the open conversation
+ * (chosen-files.js) as one message, and empties the composer. */
 async function queueMessage() {
   const to = store.selected;
   const content = els.input.value;
@@ -147,7 +147,7 @@ async function queueMessage() {
   resetTyping();
   els.input.focus();
   // The files are stored before the message is queued: every tab that sees it finds them.
-  if (files.length) m.attachments = await stageFiles(m.clientId, files);
+  if (files.length) m.attachments = await stageFiles(files);
   changeOutbox((list) => list.concat([m]));
   renderConversation("bottom");
   flush();

@@ -10,17 +10,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.browser import SOCKET_URL, messages, reconnect_through, unique
-from tests.support.files import attach_and_send, png, stored_counts
+from tests.support.files import attach_and_send, files_on_device, png, stored_counts
 
 pytestmark = pytest.mark.e2e
-
-FILES_IN_IDB = """() => new Promise((resolve) => {
-  const req = indexedDB.open("chat-files");
-  req.onsuccess = () => {
-    const count = req.result.transaction("files").objectStore("files").count();
-    count.onsuccess = () => resolve(count.result);
-  };
-})"""
 
 
 def pending(page: Page):
@@ -39,7 +31,7 @@ def arrived_once(alice, bob, server) -> None:
     expect(messages(bob.page)).to_have_count(1)
     assert stored_counts(server.db_path, alice.user_id()) == (1, 1)
     assert alice.page.evaluate(f"localStorage.getItem('chat-outbox:{alice.user_id()}')") is None
-    assert alice.page.evaluate(FILES_IN_IDB) == 0  # nothing of it left on the device
+    assert files_on_device(alice.page) == 0  # nothing of it left on the device
 
 
 def test_an_offline_send_goes_out_after_reconnecting(people, server):
@@ -53,7 +45,7 @@ def test_an_offline_send_goes_out_after_reconnecting(people, server):
     attach_and_send(alice.page, "sunset.png", "image/png", png(64, 48))
 
     pending(alice.page)
-    assert alice.page.evaluate(FILES_IN_IDB) == 1
+    assert files_on_device(alice.page) == 1
     alice.context.set_offline(False)
     arrived_once(alice, bob, server)
 

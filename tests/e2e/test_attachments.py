@@ -53,8 +53,10 @@ def test_an_image_and_a_file_reach_the_peer(people):
     assert answer.status == 200
     assert answer.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(answer.body())).size == (64, 48)
-    # The sender sees it too, and the composer is ready for the next one.
-    expect(alice.page.get_by_role("log").get_by_role("img", name="sunset.png")).to_be_visible()
+    # The sender sees it too (the stored thumbnail, not the preview of the queued picture),
+    # and the composer is ready for the next one.
+    mine = alice.page.get_by_role("log").get_by_role("img", name="sunset.png")
+    expect(mine).to_have_attribute("src", re.compile(r"\?thumb=1$"))
 
     attach_and_send(alice.page, "report.pdf", "application/pdf", b"%PDF-1.4\n%%EOF\n")
     link = bob.page.get_by_role("log").get_by_role("link", name=re.compile(r"^report\.pdf"))

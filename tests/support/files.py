@@ -36,6 +36,20 @@ def attach_and_send(page: Page, name: str, mime: str, data: bytes) -> None:
     press_send(page)
 
 
+FILES_ON_DEVICE = """() => new Promise((resolve) => {
+  const req = indexedDB.open("chat-files");
+  req.onsuccess = () => {
+    const count = req.result.transaction("files").objectStore("files").count();
+    count.onsuccess = () => resolve(count.result);
+  };
+})"""
+
+
+def files_on_device(page: Page) -> int:
+    """How many files the page keeps in IndexedDB (waiting beside the composer or queued)."""
+    return page.evaluate(FILES_ON_DEVICE)
+
+
 def stored_counts(db_path, sender_id: str) -> tuple[int, int]:
     """How many messages and attachments the server's database holds from ``sender_id``."""
     with sqlite3.connect(db_path) as db:

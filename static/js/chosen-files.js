@@ -1,0 +1,186 @@
+// The files waiting beside the composer, per conversation, until Send takes them with the
+// text as one message (send.js): each with its name, size and Remove, a picture also with a
+// preview and a field for its alt text. Like the text beside them they survive a reload and
+// a closed tab: each File is kept in filestore.js (IndexedDB) as soon as it is chosen, and
+// listed in drafts.js once it is stored there; Send hands its key on to the outbox. Without
+// IndexedDB they wait in this tab's memory only.
+
+import { cloneTemplate, els, reconcile, setAttr, setText } from "./dom.js";
+import { changeDraftFiles, DRAFT_FILES_KEY, draftFilesFor } from "./drafts.js";
+import { fileFor, forgetFiles, keepFiles } from "./filestore.js";
+import { fileSize } from "./format.js";
+import { newClientId } from "./outbox.js";
+import { dropPreviews, isPicture, showPreview } from "./previews.js";
+import { store } from "./state.js";
+import { announce } from "./uploader.js";
+
+const MAX_FILES = 10; // the most a message may carry
+
+const ui = { list: document.getElementById("chosen-files") };
+
+// peer userID -> [item], for each conversation this tab has shown. An item is a file's
+// {key, name, type, size, alt} with its peer, its <li>, `stored` (a promise: its File is
+// kept in filestore.js), `listed` (in drafts.js) and `gone` (removed or taken by Send).
+const chosen = new Map();
+
+const listing = (item) => ({ key: item.key, name: item.name, type: item.type, size: item.size, alt: item.alt });
+
+function altInput(item) {
+  return item.li.querySelector(".chosen-alt input");
+}
+
+// The preview's alt text is what the picture's will be: the sender's, else the file name.
+function setAlt(item, alt) {
+  item.alt = alt;
+  setAttr(item.li.querySelector(".chosen-preview"), "alt", alt || item.name);
+}
+
+function newItem(peer, f) {
+  const item = Object.assign({}, f, { peer: peer, li: cloneTemplate("chosen-file-template"), stored: Promise.resolve(), listed: false, gone: false });
+  const li = item.li;
+  setText(li.querySelector(".chosen-name"), item.name);
+  setText(li.querySelector(".chosen-size"), "(" + fileSize(item.size) + ")");
+  setAttr(li.querySelector(".chosen-remove"), "aria-label", "Remove " + item.name);
+  setAlt(item, item.alt);
+  if (isPicture(item.type)) {
+    li.querySelector(".chosen-alt").hidden = false;
+    const input = altInput(item);
+    // Its name says which picture; left empty, the file name is the alt text.
+    setAttr(input, "aria-label", "Describe this image (" + item.name + ")");
+    setAttr(input, "placeholder", item.name);
+    input.value = item.alt;
+    input.addEventListener("input", () => {
+      setAlt(item, input.value.trim());
+      if (item.listed) changeDraftFiles(peer, (l) => l.map((x) => (x.key === item.key ? Object.assign({}, x, { alt: item.alt }) : x)));
+    });
+  }
+  return item;
+}
+
+function preview(item, file) {
+  if (isPicture(item.type)) showPreview(item.li.querySelector(".chosen-preview"), file);
+}
+
+// The item leaves the composer: its preview goes, and it is never listed again.
+function release(item) {
+  item.gone = true;
+  dropPreviews(item.li);
+}
+
+function drop(item) {
+  const list = chosen.get(item.peer) || [];
+  if (list.includes(item)) list.splice(list.indexOf(item), 1);
+  release(item);
+  if (item.peer === store.selected) renderChosen();
+}
+
+// An item for a file listed in drafts.js (chosen before a reload, or in another tab): its
+// preview comes when its File is read back; a File gone from the device cannot be sent.
+function restore(peer, f) {
+  const alt = typeof f.alt === "string" ? f.alt : "";
+  const item = newItem(peer, { key: f.key, name: String(f.name), type: String(f.type), size: Number(f.size) || 0, alt: alt });
+  item.listed = true;
+  fileFor(item.key).then((file) => {
+    if (item.gone) return;
+    if (file) { preview(item, file); return; }
+    drop(item);
+    changeDraftFiles(peer, (l) => l.filter((x) => x.key !== item.key));
+    announce(item.name + " is no longer on this device; attach it again.");
+  });
+  return item;
+}
+
+// The items of `peer`'s conversation, restored from drafts.js the first time this tab shows it.
+function itemsFor(peer) {
+  if (!chosen.has(peer)) chosen.set(peer, draftFilesFor(peer).map((f) => restore(peer, f)));
+  return chosen.get(peer);
+}
+
+/** Shows the files waiting in the open conversation. */
+export function renderChosen() {
+  const list = store.selected ? itemsFor(store.selected) : [];
+  reconcile(ui.list, list.map((item) => item.li));
+  ui.list.hidden = !list.length;
+}
+
+/** Puts `files` beside the composer of the open conversation (up to the most a message may
+ * carry) and keeps them; says what was taken. */
+export function chooseFiles(files) {
+  const to = store.selected;
+  if (!files.length || !to) return;
+  const list = itemsFor(to);
+  const taken = files.slice(0, Math.max(MAX_FILES - list.length, 0));
+  const items = taken.map((file) => newItem(to, { key: newClientId(), name: file.name, type: file.type, size: file.size, alt: "" }));
+  items.forEach((item, i) => preview(item, taken[i]));
+  // Listed only once stored, so that a listed file can always be read back.
+  const stored = keepFiles(items.map((item, i) => [item.key, taken[i]])).then((durable) => {
+    const still = items.filter((item) => !item.gone);
+    if (!durable || !still.length) return;
+    changeDraftFiles(to, (l) => l.concat(still.map(listing)));
+    still.forEach((item) => { item.listed = true; });
+  });
+  for (const item of items) item.stored = stored;
+  list.push(...items);
+  renderChosen();
+  const names = taken.map((f) => f.name).join(", ");
+  const more = files.length > taken.length ? " Only " + MAX_FILES + " files fit in one message." : "";
+  announce((names ? "Attached " + names + "; Send sends it with your message." : "") + more);
+}
+
+/** Takes the files waiting for `to`, leaving none: [{key, name, type, size, alt, stored}],
+ * each File kept under its `key` in filestore.js once `stored` resolves. */
+export function takeFiles(to) {
+  if (!to) return [];
+  const list = itemsFor(to);
+  chosen.set(to, []);
+  const keys = new Set(list.map((item) => item.key));
+  if (list.some((item) => item.listed)) changeDraftFiles(to, (l) => l.filter((x) => !keys.has(x.key)));
+  list.forEach(release);
+  if (to === store.selected) renderChosen();
+  if (list.length) announce("");
+  return list.map((item) => Object.assign(listing(item), { stored: item.stored }));
+}
+
+function remove(item) {
+  drop(item);
+  if (item.listed) changeDraftFiles(item.peer, (l) => l.filter((x) => x.key !== item.key));
+  forgetFiles([item.key]);
+  announce("Removed " + item.name + ".");
+  els.input.focus();
+}
+
+// Another tab chose, described, removed or sent waiting files: the conversations this tab
+// has shown follow. Its own files not listed yet (being stored, or in memory only) stay.
+function follow() {
+  for (const [peer, list] of chosen) {
+    const listed = draftFilesFor(peer);
+    const keys = new Set(listed.map((f) => f.key));
+    const mine = new Map(list.map((item) => [item.key, item]));
+    list.filter((item) => item.listed && !keys.has(item.key)).forEach(release);
+    const next = listed.map((f) => {
+      const item = mine.get(f.key);
+      if (!item) return restore(peer, f);
+      const alt = typeof f.alt === "string" ? f.alt : "";
+      if (alt !== item.alt && document.activeElement !== altInput(item)) {
+        setAlt(item, alt);
+        altInput(item).value = alt;
+      }
+      return item;
+    });
+    chosen.set(peer, next.concat(list.filter((item) => !item.listed && !item.gone)));
+  }
+  renderChosen();
+}
+
+/** Wires Remove, follows the user's other tabs, and shows what waits in the open conversation. */
+export function wireChosen() {
+  ui.list.addEventListener("click", (ev) => {
+    const li = ev.target.closest(".chosen-remove") && ev.target.closest("li");
+    const item = (chosen.get(store.selected) || []).find((x) => x.li === li);
+    if (item) remove(item);
+  });
+  window.addEventListener("storage", (ev) => {
+    if (ev.key === DRAFT_FILES_KEY || ev.key === null) follow();
+  });
+  renderChosen();
+}
