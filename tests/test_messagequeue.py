@@ -7,7 +7,6 @@ scripts publish them. Real processes are in tests/cluster/test_routing.py.
 from __future__ import annotations
 
 import json
-import threading
 
 import orjson
 import pytest
@@ -19,7 +18,7 @@ from chat.backlog import Backlog
 from chat.messagequeue import RoutedRedisManager
 from chat.placement import Placement
 from chat.presence_redis import RedisPresence
-from tests.support.polling import wait_until
+from tests.support.batching import Held, behind_the_first
 
 CHANNEL = "t:socketio"
 
@@ -111,33 +110,14 @@ def test_an_ack_returns_to_the_asking_process_and_a_disconnect_goes_where_the_so
 
 
 def test_emits_made_together_go_out_in_one_publish_per_channel_in_order(manager, publisher):
-    entered, release = threading.Event(), threading.Event()
-    publish = publisher.publish
+    held = Held(publisher.publish)  # the first publish waits while the others queue
+    publisher.publish = held  # type: ignore[method-assign]
 
-    def held_first(channel: str, raw: bytes) -> int:
-        if not entered.is_set():  # the first publish waits while the others queue
-            entered.set()
-            assert release.wait(10)
-        return publish(channel, raw)
+    def emit(i: int, to: str | list[str]) -> None:
+        manager.emit("private message", {"id": i}, to=to)
 
-    publisher.publish = held_first  # type: ignore[method-assign]
-
-    def emit(i: int, to: str | list[str]) -> threading.Thread:
-        thread = threading.Thread(
-            target=manager.emit, args=("private message", {"id": i}), kwargs={"to": to}
-        )
-        thread.start()
-        return thread
-
-    threads = [emit(0, "u2")]
-    assert entered.wait(10)
     # Queued behind the first, one at a time: u2 twice, u1 and u3 (p1 and p3) between.
-    for i, to in enumerate(["u2", ["u1", "u3"], "u2"], start=1):
-        threads.append(emit(i, to))
-        wait_until(lambda i=i: manager._outbox.pending() == i, interval=0.001)
-    release.set()
-    for thread in threads:
-        thread.join(10)
+    behind_the_first(emit, ["u2", "u2", ["u1", "u3"], "u2"], held, manager._outbox.pending)
     assert manager.publishes() == 2  # the first alone, then the three queued together
     sent = [(channel, orjson.loads(raw)) for channel, raw in publisher.published]
     channels = [channel for channel, _ in sent]

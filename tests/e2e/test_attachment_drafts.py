@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import messages, unique
+from tests.support.browser import conversation, messages, unique
 from tests.support.files import choose, files_on_device, png, press_send, stored_counts
 
 pytestmark = pytest.mark.e2e
@@ -47,10 +47,7 @@ def loaded(page: Page, img) -> str:
 
 
 def test_waiting_files_survive_a_reload_and_go_out_once(people, server):
-    alice = people("alice").login(unique("alice"))
-    bob = people("bob").login(unique("bob"))
-    alice.open_chat(bob.username)
-    bob.open_chat(alice.username)
+    alice, bob = conversation(people)
     page = alice.page
     page.get_by_label("Message", exact=True).fill("the two files")
     choose(page, "sunset.png", "image/png", png(64, 48))
@@ -87,9 +84,7 @@ def test_waiting_files_survive_a_reload_and_go_out_once(people, server):
 
 
 def test_a_removed_file_stays_removed(people):
-    alice = people("alice").login(unique("alice"))
-    bob = people("bob").login(unique("bob"))
-    alice.open_chat(bob.username)
+    alice, _bob = conversation(people, both=False)
     page = alice.page
     choose(page, "notes.txt", "text/plain", b"notes")
     choose(page, "keep.png", "image/png", png(20, 20))
@@ -128,9 +123,7 @@ def test_waiting_files_are_per_conversation_and_forgotten_on_logout(people):
 
 
 def test_waiting_and_queued_pictures_show_a_preview(people):
-    alice = people("alice").login(unique("alice"))
-    bob = people("bob").login(unique("bob"))
-    alice.open_chat(bob.username)
+    alice, _bob = conversation(people, both=False)
     page = alice.page
     choose(page, "sunset.png", "image/png", png(64, 48))
     preview = waiting(page).get_by_role("img", name="sunset.png")
@@ -185,9 +178,7 @@ def test_without_indexeddb_waiting_files_stay_in_the_tab(people):
 
 
 def test_another_tab_follows_the_waiting_files(people):
-    alice = people("alice").login(unique("alice"))
-    bob = people("bob").login(unique("bob"))
-    alice.open_chat(bob.username)
+    alice, bob = conversation(people, both=False)
     other = alice.new_tab()
     alice.open_chat(bob.username, page=other)
     choose(alice.page, "sunset.png", "image/png", png(64, 48))

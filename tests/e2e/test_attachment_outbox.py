@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import SOCKET_URL, messages, reconnect_through, unique
+from tests.support.browser import SOCKET_URL, conversation, messages, reconnect_through, unique
 from tests.support.files import attach_and_send, files_on_device, png, stored_counts
 
 pytestmark = pytest.mark.e2e
@@ -35,10 +35,7 @@ def arrived_once(alice, bob, server) -> None:
 
 
 def test_an_offline_send_goes_out_after_reconnecting(people, server):
-    alice = people("alice").login(unique("alice"))
-    bob = people("bob").login(unique("bob"))
-    alice.open_chat(bob.username)
-    bob.open_chat(alice.username)
+    alice, bob = conversation(people)
     alice.context.set_offline(True)
     expect(alice.page.locator("#app")).to_have_attribute("data-connection", "offline")
 
@@ -51,10 +48,7 @@ def test_an_offline_send_goes_out_after_reconnecting(people, server):
 
 
 def test_a_reload_while_offline_keeps_the_message_and_its_picture(people, server):
-    alice = people("alice").login(unique("alice"))
-    bob = people("bob").login(unique("bob"))
-    alice.open_chat(bob.username)
-    bob.open_chat(alice.username)
+    alice, bob = conversation(people)
     page = alice.page
     alice.context.set_offline(True)
     expect(page.locator("#app")).to_have_attribute("data-connection", "offline")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import uuid
 
 import pytest
@@ -15,8 +14,8 @@ from chat.models import Message
 from chat.ratelimit import MemoryLimiter, RedisLimiter
 from chat.redisclient import connect
 from deploy.launch import free_port
+from tests.support.batching import Held, behind_the_first
 from tests.support.inprocess import open_tab
-from tests.support.polling import wait_until
 
 SHARED_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -89,32 +88,16 @@ def test_takes_made_together_share_one_script_call_and_still_one_limit():
         RedisLimiter(connect(SHARED_REDIS), prefix),
         RedisLimiter(connect(SHARED_REDIS), prefix),
     )
-    entered, release = threading.Event(), threading.Event()
-    take_many = one._take_many
-
-    def held_first(**kwargs):  # the first call waits while the other takes queue
-        if not entered.is_set():
-            entered.set()
-            assert release.wait(10)
-        return take_many(**kwargs)
-
-    one._take_many = held_first  # type: ignore[method-assign]
+    held = Held(one._take_many)  # the first call waits while the other takes queue
+    one._take_many = held  # type: ignore[method-assign]
     waits: dict[int, int] = {}
 
-    def take(i: int, key: str) -> threading.Thread:
-        thread = threading.Thread(target=lambda: waits.update({i: one.take(key, 1.0, 3)}))
-        thread.start()
-        return thread
+    def take(i: int, key: str) -> None:
+        waits[i] = one.take(key, 1.0, 3)
 
     try:
-        threads = [take(0, "send:u1")]
-        assert entered.wait(10)
-        for i, key in enumerate(["send:u1", "send:u2", "send:u1", "send:u1"], start=1):
-            threads.append(take(i, key))
-            wait_until(lambda i=i: one._batches.pending() == i, interval=0.001)
-        release.set()
-        for thread in threads:
-            thread.join(10)
+        keys = ["send:u1", "send:u1", "send:u2", "send:u1", "send:u1"]
+        behind_the_first(take, keys, held, one._batches.pending)
         assert one.calls() == 2  # the first alone, then the four queued together
         # In order, each against the bucket: u1's burst of 3 is spent by its third take.
         assert [waits[i] == 0 for i in range(5)] == [True, True, True, True, False]

@@ -103,6 +103,16 @@ class Person:
 SOCKET_URL = re.compile(r"/socket\.io/\?")
 
 
+def conversation(people, both: bool = True) -> tuple[Person, Person]:
+    """alice and bob, two new users, with alice's chat with bob open (and bob's with her)."""
+    alice = people("alice").login(unique("alice"))
+    bob = people("bob").login(unique("bob"))
+    alice.open_chat(bob.username)
+    if both:
+        bob.open_chat(alice.username)
+    return alice, bob
+
+
 def reconnect_through(alice: Person, bob: Person, handler) -> None:
     """Reloads alice's page with its WebSocket routed through ``handler`` (playwright's
     ``route_web_socket``), and opens alice's and bob's conversation on both pages."""
