@@ -136,9 +136,13 @@ async function online() {
 
 // `pairs` senders each send `messages` acknowledged messages to their own receiver, with at
 // most `window` unacknowledged at a time. Sender i uses urls[0], receiver i urls[last], so
-// with two processes every message crosses the message queue.
+// with two processes every message crosses the message queue. With `spread`, sender i uses
+// urls[i % k] and receiver i the next process, urls[(i + 1) % k]: every message still
+// crosses, and each process stores the messages of 1/k of the senders.
 async function relay() {
   const { urls, pairs, messages } = spec;
+  const senderUrls = spec.spread ? urls : [urls[0]];
+  const receiverUrls = spec.spread ? [...urls.slice(1), urls[0]] : [urls[urls.length - 1]];
   const windowSize = spec.window || 1;
   const rate = spec.rate || 0; // total msg/s offered (open loop); 0: closed loop, `window` in flight
   const sentAt = new Map(); // clientId -> performance.now() at emit
@@ -147,9 +151,9 @@ async function relay() {
   let duplicates = 0;
   let lastDelivery = 0;
 
-  const senders = await connectMany([urls[0]], pairs, `${spec.prefix}s`, 50);
+  const senders = await connectMany(senderUrls, pairs, `${spec.prefix}s`, 50);
   const receivers = await connectMany(
-    [urls[urls.length - 1]],
+    receiverUrls,
     pairs,
     `${spec.prefix}r`,
     50,

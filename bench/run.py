@@ -347,13 +347,16 @@ class Run:
             self.stop(servers)
         return out
 
-    def relay(self, db: Database | None, procs: int, label: str, rate: int = 0) -> dict:
+    def relay(
+        self, db: Database | None, procs: int, label: str, rate: int = 0, spread: bool = False
+    ) -> dict:
         """50 pairs x 200 acknowledged messages: one in flight per sender, or ``rate`` msg/s
-        offered on a fixed schedule (open loop)."""
-        name = f"{label}-relay" + (f"{rate}" if rate else "")
+        offered on a fixed schedule (open loop). Senders on the first process and receivers
+        on the last; ``spread``: senders on every process, each receiver on the next one."""
+        name = f"{label}-relay" + (f"{rate}" if rate else "") + ("-spread" if spread else "")
         servers = self.launch(db, procs, name)
         try:
-            return self.measure_relay(servers, name, rate)
+            return self.measure_relay(servers, name, rate, spread)
         finally:
             self.stop(servers)
 
@@ -394,7 +397,9 @@ class Run:
         out["uploads"] = uploaders.figures(alone, beside)
         return out
 
-    def measure_relay(self, servers: list[Server], name: str, rate: int) -> dict:
+    def measure_relay(
+        self, servers: list[Server], name: str, rate: int, spread: bool = False
+    ) -> dict:
         """One run of the relay load on running ``servers``, with their CPU and peak memory."""
         profiler = None if rate else self.profiler(servers, name)
         try:
@@ -405,6 +410,7 @@ class Run:
                 "messages": self.plan.messages,
                 "window": self.args.window,
                 "rate": rate,
+                "spread": spread,
                 "prefix": "rl",
             }
             cpu = cpu_seconds(workers(servers))
@@ -561,6 +567,14 @@ class Run:
                     f"{fmt_ms((r.get('latencyMs') or {}).get('p99'))} ms lost {r.get('lost')}",
                     flush=True,
                 )
+                if procs > 1:
+                    res["relaySpread"] = s = self.relay(db, procs, label, spread=True)
+                    print(
+                        f"    relay, senders on every process: {fmt(s.get('msgPerS'))} msg/s "
+                        f"p99 {fmt_ms((s.get('latencyMs') or {}).get('p99'))} ms "
+                        f"lost {s.get('lost')}",
+                        flush=True,
+                    )
             if "relay-uploads" in only and db is not None:
                 res["relayUploads"] = u = self.relay_uploads(db, procs, label)
                 res["relayPacedUploads"] = self.relay_uploads(
@@ -638,6 +652,13 @@ def online_time(online: dict) -> str:
     return f"{seconds} ({online['connected']:,}/{online['n']:,})"
 
 
+def vs_one_process(configs: dict, config: dict, get) -> str:
+    """``get`` of ``config``'s spread relay over ``get`` of the relay of the one-process
+    configuration of the same database in the same run."""
+    one = next((c for c in configs.values() if c["db"] == config["db"] and c["procs"] == 1), None)
+    return f"{get(config['relaySpread']) / get(one['relay']):.2f}x"
+
+
 def beside(config: dict, key: str, *path: str) -> str:
     """A figure of the relay with uploads (``key``) over the same figure of the relay alone."""
     alone = "relayPaced" if key == "relayPacedUploads" else "relay"  # same offered load
@@ -697,6 +718,19 @@ def headline(results: dict) -> str:
         ratio=True,
     )
     row("  lost", lambda c: fmt(c["relay"]["lost"]))
+    spread = f"{rel}, senders on every process"
+    row(f"{spread}: msg/s", lambda c: fmt(c["relaySpread"]["msgPerS"]))
+    row(
+        "  msg/s vs 1 process of the same database",
+        lambda c: vs_one_process(configs, c, lambda r: r["msgPerS"]),
+    )
+    row("  latency p50 / p99 (ms)", lambda c: p50_p99(c["relaySpread"]))
+    row("  CPU µs per delivered msg, per process", lambda c: per_message_us(c["relaySpread"]))
+    row(
+        "  CPU per msg vs 1 process",
+        lambda c: vs_one_process(configs, c, lambda r: r["serverCpuS"] / r["delivered"]),
+    )
+    row("  lost", lambda c: fmt(c["relaySpread"]["lost"]))
     up = f"{rel} with uploads"
     row(f"{up}: msg/s", lambda c: fmt(c["relayUploads"]["msgPerS"]))
     row("  msg/s vs the relay alone", lambda c: beside(c, "relayUploads", "msgPerS"))
