@@ -102,6 +102,12 @@ EXCEPTIONS = Counter(
     ["event"],
     registry=REGISTRY,
 )
+FROZEN_OBJECTS = Gauge(
+    "chat_gc_frozen_objects",
+    "Objects of a worker's startup kept out of the garbage collector's passes (gc.freeze).",
+    registry=REGISTRY,
+    multiprocess_mode="liveall",
+)
 
 
 def redis_error(where: str) -> None:
