@@ -79,8 +79,8 @@ function drop(item) {
 }
 
 // An item for a file listed in drafts.js (chosen before a reload, in another tab, or taken
-// back from a cancelled message): its preview comes when its File is read back; a File gone
-// from the device cannot be sent, unless the server has it already: the user is told.
+// back from a cancelled message): its preview comes when its File is read back. A File gone
+// from the device cannot be sent, unless the server has it already: a notice says so.
 function restore(peer, f) {
   const alt = typeof f.alt === "string" ? f.alt : "";
   const upload = f.upload && f.upload.id !== undefined ? f.upload : undefined;
