@@ -23,6 +23,8 @@ class Attachment(db.Model):
     __table_args__ = (
         # for_messages (message_id IN ...) and the sweep of unsent uploads (IS NULL, created_at <)
         Index("ix_attachments_message", "message_id", "created_at"),
+        # One upload per (uploader, Idempotency-Key); rows without a key (NULL) never clash.
+        Index("uq_attachments_uploader_key", "uploader_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -37,6 +39,8 @@ class Attachment(db.Model):
     height: Mapped[int | None] = mapped_column(default=None)
     thumb_size: Mapped[int | None] = mapped_column(default=None)  # images only
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The uploader's Idempotency-Key header, if it sent one (attachment_uploads).
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class AttachmentChunk(db.Model):

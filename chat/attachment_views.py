@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request, session
 from flask_wtf.csrf import ValidationError, validate_csrf
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from chat import attachment_images, attachments, store
+from chat import attachment_images, attachment_uploads, attachments, store
 from chat.extensions import csrf
 from chat.services import services
 
@@ -69,23 +69,42 @@ def _discard_rest_of_body() -> None:
         left -= len(chunk)
 
 
-def _too_large(limit: int):
-    response = _error(413, "too_large", f"an attachment may have at most {limit} bytes")
+def _answered_first(response):
     # Answer first, then drain: a client still sending the body would otherwise get a
-    # reset instead of the 413. The WSGI server calls this after writing the response.
+    # reset instead of the answer. The WSGI server calls this after writing the response.
     response.call_on_close(_discard_rest_of_body)
+    return response
+
+
+def _too_large(limit: int):
+    return _answered_first(
+        _error(413, "too_large", f"an attachment may have at most {limit} bytes")
+    )
+
+
+def _entry(att, status: int):
+    response = jsonify(attachments.wire(att))
+    response.status_code = status
+    response.headers["Location"] = attachments.URL_PREFIX + att.id
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.post("")
 def upload():
     """Stores the ``file`` part (and the optional text part ``alt``, a description of it)
-    for the caller; 201 with its wire entry (PROTOCOL.md B10)."""
+    for the caller; 201 with its wire entry (PROTOCOL.md B10). With an ``Idempotency-Key``
+    header naming an upload of the caller's that still exists: 200 with that one's entry,
+    the body unread and nothing stored."""
     me, refused = _caller(needs_csrf=True)
     if refused == "csrf":
         return _error(403, "csrf_failed", "the X-CSRFToken header is missing or wrong")
     if me is None:
         return _error(401, "not_authenticated", "no valid session")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not attachment_uploads.valid_key(key):
+        detail = "Idempotency-Key must be 1 to 200 visible ASCII characters"
+        return _answered_first(_error(400, "invalid_payload", detail))
     config = current_app.config
     wait = services().limiter.take(
         f"upload:{me.user_id}", config["UPLOAD_RATE"], config["UPLOAD_BURST"]
@@ -94,6 +113,9 @@ def upload():
         response = _error(429, "rate_limited", "too many uploads; try again shortly")
         response.headers["Retry-After"] = str(-(-wait // 1000))
         return response
+    earlier = attachment_uploads.by_key(me.user_id, key)
+    if earlier is not None:
+        return _answered_first(_entry(earlier, 200))
     limit = int(config["MAX_ATTACHMENT_BYTES"])
     if (request.content_length or 0) > limit + MULTIPART_SLACK:
         return _too_large(limit)
@@ -119,7 +141,7 @@ def upload():
         limit = attachments.MAX_ALT
         return _error(400, "invalid_payload", f"alt is over {limit} characters or has controls")
     try:
-        att = attachments.save(
+        att, stored = attachment_uploads.save(
             me.user_id,
             name,
             part.stream,
@@ -127,16 +149,13 @@ def upload():
             int(config["ATTACHMENT_MAX_PIXELS"]),
             int(config["ATTACHMENT_QUOTA_BYTES"]),
             alt,
+            key,
         )
-    except attachments.QuotaExceeded as exc:
+    except attachment_uploads.QuotaExceeded as exc:
         return _error(413, exc.code, exc.detail)
     except attachment_images.ImageRefused as exc:
         return _error(400, exc.code, exc.detail)
-    response = jsonify(attachments.wire(att))
-    response.status_code = 201
-    response.headers["Location"] = attachments.URL_PREFIX + att.id
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _entry(att, 201 if stored else 200)
 
 
 def _has_controls(text: str) -> bool:

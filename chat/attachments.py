@@ -1,29 +1,29 @@
 """Attachments: stored uploads, claimed by a message, listed per message, removed with it.
 
-Queries and commits like ``store``; never touches ``request``. The bytes go through
-``blobs`` (the database by default). An upload belongs to its uploader alone until a
-message claims it; from then on to that message's sender and recipient.
+Queries and commits like ``store``; never touches ``request``. Storing an upload is
+``attachment_uploads``' part. The bytes go through ``blobs`` (the database by default).
+An upload belongs to its uploader alone until a message claims it; from then on to that
+message's sender and recipient.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Any, BinaryIO
+from typing import Any
 
 from flask import Flask
-from sqlalchemy import Integer, any_, bindparam, cast, delete, func, or_, select, update
+from sqlalchemy import Integer, any_, bindparam, cast, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from chat import attachment_images, blobs
+from chat import blobs
 from chat.attachment_models import Attachment
 from chat.extensions import db
-from chat.models import Message, User, utcnow
+from chat.models import Message, utcnow
 
 # The domain module, not the package: the stores call this module (a message's attachments).
 from chat.store.domain import StoreError
@@ -36,7 +36,8 @@ MAX_ALT = 1000  # code points of an image's description (the column's length)
 URL_PREFIX = "/api/attachments/"
 OCTET_STREAM = "application/octet-stream"
 
-_blobs: blobs.BlobStore = blobs.create()
+# Where the bytes go (attachment_uploads puts them, this module reads and deletes them).
+blob_store: blobs.BlobStore = blobs.create()
 
 
 class InvalidAttachments(StoreError):
@@ -47,18 +48,15 @@ class UnknownAttachment(StoreError):
     code = "unknown_attachment"
 
 
-class QuotaExceeded(StoreError):
-    code = "quota_exceeded"
-
-
-def _thumb_key(attachment_id: str) -> str:
+def thumb_key(attachment_id: str) -> str:
+    """The blob key of an image's thumbnail."""
     return attachment_id + ".thumb"
 
 
 def _keys(ids: Iterable[str]) -> Iterator[str]:
     for attachment_id in ids:
         yield attachment_id
-        yield _thumb_key(attachment_id)
+        yield thumb_key(attachment_id)
 
 
 def wire(att: Any) -> dict[str, object]:
@@ -77,57 +75,6 @@ def wire(att: Any) -> dict[str, object]:
     if att.alt is not None:
         out["alt"] = att.alt
     return out
-
-
-def used_bytes(user_id: str) -> int:
-    """Bytes of every attachment this user uploaded and still has, sent or not."""
-    total = db.session.scalar(
-        select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.uploader_id == user_id)
-    )
-    return int(total or 0)
-
-
-def save(
-    uploader_id: str,
-    name: str,
-    stream: BinaryIO,
-    size: int,
-    max_pixels: int,
-    quota: int,
-    alt: str | None = None,
-) -> Attachment:
-    """Stores one upload of ``size`` bytes for its uploader (``alt``: the uploader's
-    description of it, if any), commits, and returns it.
-
-    Images are re-encoded without metadata first (``attachment_images``), anything else is
-    kept as sent. Raises QuotaExceeded and attachment_images.ImageRefused.
-    """
-    _check_quota(uploader_id, size, quota)
-    db.session.rollback()  # no transaction held while an image decodes
-    image = attachment_images.offloaded(attachment_images.clean, stream, max_pixels)
-    att = Attachment(id=secrets.token_urlsafe(16), uploader_id=uploader_id, name=name, alt=alt)
-    if image is None:
-        stream.seek(0)
-        att.type = OCTET_STREAM
-        att.size = _blobs.put(att.id, stream)
-    else:
-        att.type, att.width, att.height = image.type, image.width, image.height
-        att.size = _blobs.put(att.id, image.data)
-        att.thumb_size = _blobs.put(_thumb_key(att.id), image.thumb)
-    # Checked again where it counts: uploads of one user running side by side all passed
-    # the check above. Holding the uploader's row (PostgreSQL; SQLite's write lock is already
-    # held by the chunks) makes the second one see the first's bytes.
-    db.session.execute(select(User.id).where(User.id == uploader_id).with_for_update())
-    _check_quota(uploader_id, att.size, quota)
-    db.session.add(att)
-    db.session.commit()
-    return att
-
-
-def _check_quota(uploader_id: str, size: int, quota: int) -> None:
-    if used_bytes(uploader_id) + size > quota:
-        db.session.rollback()
-        raise QuotaExceeded(f"your attachments would pass your quota of {quota} bytes")
 
 
 def validate_ids(raw: object) -> list[str]:
@@ -229,7 +176,7 @@ def _for_messages_statement(dialect: str):
 def _remove(condition) -> int:
     ids = list(db.session.scalars(select(Attachment.id).where(condition)))
     if ids:
-        _blobs.delete(_keys(ids))
+        blob_store.delete(_keys(ids))
         db.session.execute(delete(Attachment).where(Attachment.id.in_(ids)))
     return len(ids)
 
@@ -280,7 +227,7 @@ class Readable:
 
     def read(self, start: int, stop: int, thumb: bool = False) -> Iterator[bytes]:
         """The bytes ``start`` to ``stop`` of the file (or of its thumbnail), a chunk at a time."""
-        return _blobs.read(_thumb_key(self.id) if thumb else self.id, start, stop)
+        return blob_store.read(thumb_key(self.id) if thumb else self.id, start, stop)
 
 
 def readable(user_id: str, attachment_id: str) -> Readable | None:

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from chat import attachment_images, attachments
+from chat import attachment_images, attachment_uploads
 from chat.attachment_models import Attachment, AttachmentChunk
 from chat.extensions import db
 from tests.attachments_support import Person, jpeg_with_gps, person, png, png_header_only
@@ -166,7 +166,7 @@ def test_uploads_side_by_side_cannot_pass_the_quota_together(make_app, monkeypat
     assert first.status_code == 413
     assert first.get_json()["error"] == "quota_exceeded"
     with app.app_context():
-        assert attachments.used_bytes(alice.user_id) == 1000
+        assert attachment_uploads.used_bytes(alice.user_id) == 1000
         assert db.session.query(AttachmentChunk).count() == 1  # the refused bytes are gone
 
 
@@ -267,5 +267,5 @@ def test_a_large_file_is_stored_in_chunks(app):
             .filter_by(blob_id=body["id"])
             .order_by(AttachmentChunk.seq)
         ]
-        assert attachments.used_bytes(body["id"]) == 0
+        assert attachment_uploads.used_bytes(body["id"]) == 0
     assert sizes == [256 * 1024] * 4 + [4]

@@ -2,13 +2,16 @@
 // text as one message (send.js): each with its name, size and Remove, a picture also with a
 // preview and a field for its alt text. Like the text beside them they survive a reload and
 // a closed tab: each File is kept in filestore.js (IndexedDB) as soon as it is chosen, and
-// listed in drafts.js once it is stored there; Send hands its key on to the outbox. Without
+// listed in drafts.js at once, as "storing" until IndexedDB has it, so that a reload in
+// between shows what could not be kept (lost-files.js) instead of dropping it unseen. Send
+// hands its key on to the outbox; a cancelled upload hands its files back. Without
 // IndexedDB they wait in this tab's memory only.
 
 import { cloneTemplate, els, reconcile, setAttr, setText } from "./dom.js";
-import { changeDraftFiles, DRAFT_FILES_KEY, draftFilesFor } from "./drafts.js";
+import { changeDraftFiles, DRAFT_FILES_KEY, draftFilePeers, draftFilesFor, markDraftFiles } from "./drafts.js";
 import { fileFor, forgetFiles, keepFiles } from "./filestore.js";
 import { fileSize } from "./format.js";
+import { markLost, renderLost } from "./lost-files.js";
 import { newClientId } from "./outbox.js";
 import { dropPreviews, isPicture, showPreview } from "./previews.js";
 import { store } from "./state.js";
@@ -19,11 +22,12 @@ const MAX_FILES = 10; // the most a message may carry
 const ui = { list: document.getElementById("chosen-files") };
 
 // peer userID -> [item], for each conversation this tab has shown. An item is a file's
-// {key, name, type, size, alt} with its peer, its <li>, `stored` (a promise: its File is
-// kept in filestore.js), `listed` (in drafts.js) and `gone` (removed or taken by Send).
+// {key, name, type, size, alt, upload?} with its peer, its <li>, `stored` (a promise: its
+// File is kept in filestore.js), `listed` (in drafts.js) and `gone` (removed or taken by
+// Send). `upload` is the entry the server gave it before its message was cancelled.
 const chosen = new Map();
 
-const listing = (item) => ({ key: item.key, name: item.name, type: item.type, size: item.size, alt: item.alt });
+const listing = (item) => ({ key: item.key, name: item.name, type: item.type, size: item.size, alt: item.alt, upload: item.upload });
 
 function altInput(item) {
   return item.li.querySelector(".chosen-alt input");
@@ -74,33 +78,35 @@ function drop(item) {
   if (item.peer === store.selected) renderChosen();
 }
 
-// An item for a file listed in drafts.js (chosen before a reload, or in another tab): its
-// preview comes when its File is read back; a File gone from the device cannot be sent.
+// An item for a file listed in drafts.js (chosen before a reload, in another tab, or taken
+// back from a cancelled message): its preview comes when its File is read back. A File gone
+// from the device cannot be sent, unless the server has it already: a notice says so.
 function restore(peer, f) {
   const alt = typeof f.alt === "string" ? f.alt : "";
-  const item = newItem(peer, { key: f.key, name: String(f.name), type: String(f.type), size: Number(f.size) || 0, alt: alt });
+  const upload = f.upload && f.upload.id !== undefined ? f.upload : undefined;
+  const item = newItem(peer, { key: f.key, name: String(f.name), type: String(f.type), size: Number(f.size) || 0, alt: alt, upload: upload });
   item.listed = true;
   fileFor(item.key).then((file) => {
     if (item.gone) return;
-    if (file) { preview(item, file); return; }
-    drop(item);
-    changeDraftFiles(peer, (l) => l.filter((x) => x.key !== item.key));
-    announce(item.name + " is no longer on this device; attach it again.");
+    if (file) preview(item, file);
+    else if (!item.upload) { drop(item); markLost(peer, item.key); }
   });
   return item;
 }
 
-// The items of `peer`'s conversation, restored from drafts.js the first time this tab shows it.
+// The items of `peer`'s conversation, restored from drafts.js the first time this tab shows
+// it: the files stored on the device (the others are lost-files.js' notices).
 function itemsFor(peer) {
-  if (!chosen.has(peer)) chosen.set(peer, draftFilesFor(peer).map((f) => restore(peer, f)));
+  if (!chosen.has(peer)) chosen.set(peer, draftFilesFor(peer).filter((f) => !f.state).map((f) => restore(peer, f)));
   return chosen.get(peer);
 }
 
-/** Shows the files waiting in the open conversation. */
+/** Shows the files waiting in the open conversation, and the notices of those not kept. */
 export function renderChosen() {
   const list = store.selected ? itemsFor(store.selected) : [];
   reconcile(ui.list, list.map((item) => item.li));
   ui.list.hidden = !list.length;
+  renderLost();
 }
 
 /** Puts `files` beside the composer of the open conversation (up to the most a message may
@@ -112,12 +118,17 @@ export function chooseFiles(files) {
   const taken = files.slice(0, Math.max(MAX_FILES - list.length, 0));
   const items = taken.map((file) => newItem(to, { key: newClientId(), name: file.name, type: file.type, size: file.size, alt: "" }));
   items.forEach((item, i) => preview(item, taken[i]));
-  // Listed only once stored, so that a listed file can always be read back.
+  // Listed at once, before IndexedDB has them, so that a reload meanwhile shows their loss.
+  changeDraftFiles(to, (l) => l.concat(items.map((item) => Object.assign(listing(item), { state: "storing" }))));
+  items.forEach((item) => { item.listed = true; item.storing = true; });
+  const keys = items.map((item) => item.key);
   const stored = keepFiles(items.map((item, i) => [item.key, taken[i]])).then((durable) => {
-    const still = items.filter((item) => !item.gone);
-    if (!durable || !still.length) return;
-    changeDraftFiles(to, (l) => l.concat(still.map(listing)));
-    still.forEach((item) => { item.listed = true; });
+    items.forEach((item) => { item.storing = false; });
+    // A file removed or sent meanwhile is no longer listed: neither change brings it back.
+    if (durable) { markDraftFiles(to, keys, undefined); return; }
+    // In this tab's memory only: a reload will lose it, so nothing claims it was kept.
+    changeDraftFiles(to, (l) => l.filter((x) => !keys.includes(x.key)));
+    items.forEach((item) => { item.listed = false; });
   });
   for (const item of items) item.stored = stored;
   list.push(...items);
@@ -127,8 +138,8 @@ export function chooseFiles(files) {
   announce((names ? "Attached " + names + "; Send sends it with your message." : "") + more);
 }
 
-/** Takes the files waiting for `to`, leaving none: [{key, name, type, size, alt, stored}],
- * each File kept under its `key` in filestore.js once `stored` resolves. */
+/** Takes the files waiting for `to`, leaving none: [{key, name, type, size, alt, upload?,
+ * stored}], each File kept under its `key` in filestore.js once `stored` resolves. */
 export function takeFiles(to) {
   if (!to) return [];
   const list = itemsFor(to);
@@ -141,6 +152,20 @@ export function takeFiles(to) {
   return list.map((item) => Object.assign(listing(item), { stored: item.stored }));
 }
 
+/** Puts the files of a message taken back from the outbox (its entries: to upload, or
+ * uploaded, each File still kept under its key) beside `peer`'s composer again, first. */
+export function returnFiles(peer, entries) {
+  const back = entries.map((a) => {
+    const f = { key: a.key || newClientId(), name: a.name, type: a.type, size: a.size, alt: a.alt || "" };
+    if (a.id !== undefined) f.upload = Object.assign({}, a, { key: undefined });
+    return f;
+  });
+  if (!back.length) return;
+  changeDraftFiles(peer, (l) => back.concat(l));
+  if (chosen.has(peer)) chosen.set(peer, back.map((f) => restore(peer, f)).concat(chosen.get(peer)));
+  if (peer === store.selected) renderChosen();
+}
+
 function remove(item) {
   drop(item);
   if (item.listed) changeDraftFiles(item.peer, (l) => l.filter((x) => x.key !== item.key));
@@ -150,14 +175,17 @@ function remove(item) {
 }
 
 // Another tab chose, described, removed or sent waiting files: the conversations this tab
-// has shown follow. Its own files not listed yet (being stored, or in memory only) stay.
+// has shown follow. Its own files not listed (in memory only) stay.
 function follow() {
   for (const [peer, list] of chosen) {
     const listed = draftFilesFor(peer);
-    const keys = new Set(listed.map((f) => f.key));
+    const byKey = new Map(listed.map((f) => [f.key, f]));
     const mine = new Map(list.map((item) => [item.key, item]));
-    list.filter((item) => item.listed && !keys.has(item.key)).forEach(release);
-    const next = listed.map((f) => {
+    // Another tab's shows once stored; one lost elsewhere is gone here too, unless this
+    // tab is storing it right now (then it will be stored after all).
+    const shows = (f) => !f.state || (mine.has(f.key) && (f.state === "storing" || mine.get(f.key).storing));
+    list.filter((item) => item.listed && !(byKey.has(item.key) && shows(byKey.get(item.key)))).forEach(release);
+    const next = listed.filter(shows).map((f) => {
       const item = mine.get(f.key);
       if (!item) return restore(peer, f);
       const alt = typeof f.alt === "string" ? f.alt : "";
@@ -172,8 +200,21 @@ function follow() {
   renderChosen();
 }
 
-/** Wires Remove, follows the user's other tabs, and shows what waits in the open conversation. */
+// Files still "storing" when their page went away: stored after all if IndexedDB has
+// them, else lost (a tab storing one right now marks it stored again when it is done).
+async function settleStoring() {
+  for (const peer of draftFilePeers()) {
+    for (const f of draftFilesFor(peer).filter((x) => x.state === "storing")) {
+      markDraftFiles(peer, [f.key], (await fileFor(f.key)) ? undefined : "lost");
+    }
+  }
+  follow();
+}
+
+/** Wires Remove, follows the user's other tabs, and shows what waits in the open
+ * conversation, and what could not be kept. */
 export function wireChosen() {
+  settleStoring();
   ui.list.addEventListener("click", (ev) => {
     const li = ev.target.closest(".chosen-remove") && ev.target.closest("li");
     const item = (chosen.get(store.selected) || []).find((x) => x.li === li);

@@ -1,6 +1,8 @@
 // Unsent composer work, per conversation, in localStorage (per user) so that it survives a
 // reload and follows the user to another tab: the text, and the list of files waiting
-// beside it ({key, name, type, size, alt}: the File itself is in filestore.js under `key`).
+// beside it ({key, name, type, size, alt, upload?, state?}: the File itself is in
+// filestore.js under `key`; `upload`, its entry if the server has it already; `state`
+// "storing" until filestore.js has it, "lost" when it never will: chosen-files.js).
 
 import { me } from "./state.js";
 
@@ -58,6 +60,21 @@ export function changeDraftFiles(peerId, fn) {
   if (list.length) all[peerId] = list;
   else delete all[peerId];
   write(DRAFT_FILES_KEY, all);
+}
+
+/** Sets the `state` of the listed files `keys` waiting for `peerId` (none: stored). */
+export function markDraftFiles(peerId, keys, state) {
+  changeDraftFiles(peerId, (l) => l.map((f) => {
+    if (!keys.includes(f.key)) return f;
+    const marked = Object.assign({}, f, { state: state });
+    if (!state) delete marked.state;
+    return marked;
+  }));
+}
+
+/** The conversations with files waiting in them. */
+export function draftFilePeers() {
+  return Object.keys(read(DRAFT_FILES_KEY));
 }
 
 /** The filestore.js keys of the files waiting in any conversation of `userID`. */

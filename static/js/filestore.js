@@ -1,20 +1,23 @@
 // The files waiting beside the composer (listed in drafts.js) and those of queued messages
 // (outbox.js holds the messages; localStorage cannot hold files): in IndexedDB, so that a
 // reload or a closed tab loses none of them, and every tab of the user reads the same ones.
-// A file keeps its key when Send moves it from the composer to the outbox. Without
+// A file keeps its key when Send moves it from the composer to the outbox, and when a
+// cancelled upload moves it back; it stays until its message is sent or discarded. Each
+// file is kept with a random token of its own, the base of its upload's Idempotency-Key
+// (outbox-files.js), so that the server knows a repeated upload of it. Without
 // IndexedDB (disabled, or a private window that refuses it) they are kept in this tab's
 // memory only, and a message whose file is gone says so (see outbox-files.js).
 
 import { draftFileKeys } from "./drafts.js";
-import { queuedFileKeys } from "./outbox.js";
+import { newClientId, queuedFileKeys } from "./outbox.js";
 import { me } from "./state.js";
 
 const DB = "chat-files";
-const STORE = "files"; // key -> {user, file, savedAt}
+const STORE = "files"; // key -> {user, file, savedAt, token}
 // Younger files may belong to a message being queued, or a file being listed, right now.
 const SWEEP_AFTER_MS = 60000;
 
-const memory = new Map();
+const memory = new Map(); // key -> {file, token}: this tab's copy
 let opened = null;
 
 function open() {
@@ -47,11 +50,12 @@ async function run(mode, fn) {
 /** Keeps `files` ([key, File] pairs); resolves once they are stored, with true when they
  * are in IndexedDB (they outlive this tab), false when only in this tab's memory. */
 export async function keepFiles(files) {
-  for (const [key, file] of files) memory.set(key, file);
+  const rows = files.map(([key, file]) => [key, { file: file, token: newClientId() }]);
+  for (const [key, row] of rows) memory.set(key, row);
   if (!(await open())) return false;
   try {
     await run("readwrite", (s) => {
-      for (const [key, file] of files) s.put({ user: me.userID, file: file, savedAt: Date.now() }, key);
+      for (const [key, row] of rows) s.put(Object.assign({ user: me.userID, savedAt: Date.now() }, row), key);
     });
     return true;
   } catch (e) {
@@ -59,13 +63,20 @@ export async function keepFiles(files) {
   }
 }
 
-/** The File kept under `key`, or null when it is gone. */
-export async function fileFor(key) {
+/** What is kept under `key`: {file, token} (a file kept before tokens has none), or null
+ * when it is gone. */
+export async function keptFile(key) {
   try {
     const row = await run("readonly", (s) => s.get(key));
-    if (row && row.file) return row.file;
+    if (row && row.file) return { file: row.file, token: row.token };
   } catch (e) { /* read this tab's copy */ }
   return memory.get(key) || null;
+}
+
+/** The File kept under `key`, or null when it is gone. */
+export async function fileFor(key) {
+  const kept = await keptFile(key);
+  return kept && kept.file;
 }
 
 /** Forgets the files under `keys`. */

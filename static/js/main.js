@@ -5,12 +5,13 @@
 //   drafts.js     unsent composer text and the waiting files' list, per conversation (localStorage)
 //   socket.js     the one Socket.IO client
 //   connection.js connect, reconnect, banner, and the server's news (users, messages)
-//   send.js       the outbox sent in order, one at a time; composer; Retry and Discard
+//   send.js       the outbox sent in order, one at a time; composer; Retry, Discard, Cancel
 //   uploads.js    choosing files: the attach button, paste, drag and drop
 //   chosen-files.js   the files waiting beside the composer until Send: preview, alt text, Remove
+//   lost-files.js the notices of chosen files this device could not keep, until dismissed
 //   uploader.js   one upload with its progress bar and Cancel
-//   outbox-files.js   a queued message's files, each uploaded once, one tab at a time
-//   filestore.js  the waiting and queued files in IndexedDB until they are uploaded
+//   outbox-files.js   a queued message's files, each uploaded once (Idempotency-Key), one tab at a time
+//   filestore.js  the waiting and queued files in IndexedDB until their message is sent
 //   previews.js   blob: previews of pictures still on this device
 //   history.js    fetch messages: newest page, older pages, catch-up after a reconnect
 //   reading.js    marking read; `read` events (badges, "Read" ticks)

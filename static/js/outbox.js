@@ -1,7 +1,8 @@
 // Messages not yet acknowledged, in localStorage so that they survive a reload. Every change
 // reads, modifies and writes the stored list, so that tabs sharing it do not overwrite each
 // other's entries. A message's `attachments` are uploaded entries (with an `id`, PROTOCOL.md
-// B10) or files still to upload ({key, name, type, size, alt}: the File is in filestore.js).
+// B10) or files still to upload ({key, name, type, size, alt}); either way the File is in
+// filestore.js under `key` until the message is sent or discarded.
 
 const me = document.getElementById("app").dataset.userId;
 const keyOf = (userID) => "chat-outbox:" + userID;
@@ -56,14 +57,14 @@ export function newClientId() {
   return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
 }
 
-/** The file keys (filestore.js) that `userID`'s queued messages still wait to upload. */
+/** The file keys (filestore.js) of `userID`'s queued messages, uploaded or not. */
 export function queuedFileKeys(userID) {
   let list = [];
   try { list = JSON.parse(localStorage.getItem(keyOf(userID))) || []; } catch (e) { /* none readable */ }
   if (userID === me) list = outbox();
   const keys = new Set();
   for (const p of Array.isArray(list) ? list : []) {
-    for (const a of p.attachments || []) if (a.key && a.id === undefined) keys.add(a.key);
+    for (const a of p.attachments || []) if (a.key) keys.add(a.key);
   }
   return keys;
 }

@@ -1,15 +1,15 @@
 // Sending: one message at a time, in order, each with its clientId, from the outbox (its
 // files uploaded first, outbox-files.js); the composer; Retry and Discard on a message that
-// was not sent.
+// was not sent; Cancel during an upload.
 
-import { takeFiles } from "./chosen-files.js";
+import { returnFiles, takeFiles } from "./chosen-files.js";
 import { els } from "./dom.js";
 import { clearDrafts, saveDraft } from "./drafts.js";
 import { isEditing, submitEdit } from "./editing.js";
 import { renderConversation } from "./conversation.js";
 import { forgetAllFiles, sweepFiles } from "./filestore.js";
 import { changeOutbox, dropFromOutbox, newClientId, outbox, OUTBOX_KEY, patchQueued, saveOutbox } from "./outbox.js";
-import { discardQueued, hasFilesToUpload, stageFiles, uploadFiles } from "./outbox-files.js";
+import { forgetQueued, hasFilesToUpload, queuedFiles, stageFiles, uploadFiles } from "./outbox-files.js";
 import { renderAll } from "./render.js";
 import { socket } from "./socket.js";
 import { addMessage, config, me, peerOf, store } from "./state.js";
@@ -33,7 +33,7 @@ function nextToSend() {
 }
 
 function acked(message) {
-  dropFromOutbox(message.clientId);
+  forgetQueued(message.clientId);
   const peer = store.users.get(peerOf(message));
   if (peer) addMessage(peer, message);
 }
@@ -42,9 +42,12 @@ function markFailed(clientId, detail, permanent) {
   patchQueued(clientId, { failed: detail, permanent: permanent });
 }
 
-// A cancelled upload takes its message back: gone from the outbox, its text in the composer.
+// A cancelled upload takes its message back: gone from the outbox, its files beside the
+// composer again (those already uploaded with their ids, so that Send does not upload them
+// twice), its text in the composer.
 function cancelled(m) {
-  discardQueued(m.clientId);
+  returnFiles(m.to, queuedFiles(m.clientId)); // listed before the outbox lets go of them
+  dropFromOutbox(m.clientId);
   announce("Upload cancelled.");
   if (m.to === store.selected && !els.input.value) {
     els.input.value = m.content;
@@ -174,7 +177,7 @@ export function wireSending() {
     if (button.classList.contains("retry")) {
       retrySend(item.dataset.clientId);
     } else {
-      discardQueued(item.dataset.clientId);
+      forgetQueued(item.dataset.clientId);
       renderConversation();
       els.input.focus();
     }

@@ -36,11 +36,11 @@ function refusal(xhr) {
 }
 
 /**
- * Uploads `file` as `name` with `alt` (if any), showing progress. Resolves with
- * {entry} (its wire entry), {cancelled}, {wait: ms} (rate limited), or
- * {failed: words, permanent}.
+ * Uploads `file` as `name` with `alt` (if any) under the Idempotency-Key `key` (if any),
+ * showing progress. Resolves with {entry} (its wire entry), {cancelled}, {wait: ms} (rate
+ * limited), or {failed: words, permanent}.
  */
-export function uploadOne(file, name, alt) {
+export function uploadOne(file, name, alt, key) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
     current = xhr;
@@ -54,10 +54,13 @@ export function uploadOne(file, name, alt) {
     };
     xhr.open("POST", "/api/attachments");
     xhr.setRequestHeader("X-CSRFToken", csrfToken);
+    if (key) xhr.setRequestHeader("Idempotency-Key", key);
     xhr.upload.addEventListener("progress", (ev) => {
       if (ev.lengthComputable) ui.progress.value = Math.round((100 * ev.loaded) / ev.total);
     });
-    xhr.addEventListener("load", () => done(xhr.status === 201 ? { entry: JSON.parse(xhr.responseText) } : refusal(xhr)));
+    // 200: the server already had this upload (its key), from a try whose answer was lost.
+    const stored = () => xhr.status === 201 || xhr.status === 200;
+    xhr.addEventListener("load", () => done(stored() ? { entry: JSON.parse(xhr.responseText) } : refusal(xhr)));
     xhr.addEventListener("error", () => done({ failed: "the connection failed", permanent: false }));
     xhr.addEventListener("abort", () => done({ cancelled: true }));
     const form = new FormData();

@@ -4,6 +4,7 @@
 
 import { chooseFiles, wireChosen } from "./chosen-files.js";
 import { els } from "./dom.js";
+import { wireLostFiles } from "./lost-files.js";
 import { wireUploader } from "./uploader.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,6 +13,7 @@ const ui = { attach: $("attach"), input: $("attach-input") };
 /** Wires the attach button, pasting and dropping onto the composer, and the waiting files. */
 export function wireUploads() {
   wireUploader();
+  wireLostFiles();
   wireChosen();
   ui.attach.hidden = false;
   ui.input.addEventListener("change", () => {

@@ -7,10 +7,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.support.browser import conversation, messages, unique
-from tests.support.files import choose, files_on_device, png, press_send, stored_counts
+from tests.support.files import (
+    choose,
+    files_on_device,
+    kept,
+    loaded,
+    png,
+    press_send,
+    stored_counts,
+    waiting,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -22,28 +31,6 @@ SHOWS = """(src) => new Promise((resolve) => {
   img.onerror = () => resolve(false);
   img.src = src;
 })"""
-
-
-def waiting(page: Page):
-    """The list of files waiting beside the composer."""
-    return page.get_by_role("list", name="Files to send")
-
-
-def kept(page: Page, *texts: str) -> None:
-    """Waits until the waiting files' list on the device (drafts.js) holds ``texts``; a file
-    is listed once IndexedDB holds it, a moment after it was chosen."""
-    key = "chat-draft-files:" + page.locator("#app").get_attribute("data-user-id")
-    page.wait_for_function(
-        "([key, texts]) => texts.every((t) => (localStorage.getItem(key) || '').includes(t))",
-        arg=[key, list(texts)],
-    )
-
-
-def loaded(page: Page, img) -> str:
-    """Waits until ``img`` shows its picture from the device; returns its blob: URL."""
-    expect(img).to_have_attribute("src", re.compile(r"^blob:"))
-    page.wait_for_function("(i) => i.complete && i.naturalWidth > 0", arg=img.element_handle())
-    return img.get_attribute("src")
 
 
 def test_waiting_files_survive_a_reload_and_go_out_once(people, server):
@@ -169,6 +156,7 @@ def test_without_indexeddb_waiting_files_stay_in_the_tab(people):
     # In the tab's memory only: gone with the page, and nothing claims it was kept.
     expect(waiting(page)).to_be_hidden()
     expect(page.locator("#upload-status")).to_have_text("")
+    expect(page.get_by_role("list", name="Files not kept")).to_be_hidden()
 
     choose(page, "sunset.png", "image/png", png(64, 48))
     loaded(page, waiting(page).get_by_role("img", name="sunset.png"))

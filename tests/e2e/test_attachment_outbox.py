@@ -94,3 +94,31 @@ def test_a_connection_lost_after_the_upload_does_not_upload_again(people, server
     arrived_once(alice, bob, server)
     assert len(dropped) == 1
     assert len(uploads) == 1
+
+
+UPLOADS = re.compile(r"/api/attachments$")
+
+
+def test_an_upload_whose_answer_was_lost_is_not_stored_twice(people, server):
+    alice, bob = conversation(people)
+    page = alice.page
+    keys = []
+
+    def lose_the_first_answer(route):
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) > 1:
+            route.continue_()
+            return
+        route.fetch()  # the server stores the file...
+        route.abort("connectionreset")  # ...and the page never hears of it
+
+    page.route(UPLOADS, lose_the_first_answer)
+    attach_and_send(page, "sunset.png", "image/png", png(64, 48))
+    failed = messages(page).filter(has_text="sunset.png")
+    expect(failed.locator(".state")).to_have_text("Not sent: the connection failed")
+    assert stored_counts(server.db_path, alice.user_id()) == (0, 1)
+
+    failed.get_by_role("button", name="Retry").click()
+    arrived_once(alice, bob, server)
+    # The same key both times: the server answered the second with the first's upload.
+    assert len(keys) == 2 and keys[0] and keys[0] == keys[1]

@@ -13,7 +13,7 @@ from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import unique
+from tests.support.browser import Uplink, unique
 from tests.support.files import attach_and_send, png
 
 pytestmark = pytest.mark.e2e
@@ -127,12 +127,7 @@ def test_cancel_aborts_an_upload_in_progress(people):
     bob = people("bob").login(unique("bob"))
     alice.open_chat(bob.username)
     # A slow uplink (about 10 kB/s) keeps a 90 kB upload going long enough to cancel it.
-    cdp = alice.context.new_cdp_session(alice.page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 10_000},
-    )
+    Uplink(alice.page).limit(10_000)
     box = alice.page.get_by_label("Message", exact=True)
     box.fill("the slow one")
     attach_and_send(alice.page, "slow.bin", "application/octet-stream", b"y" * 90_000)

@@ -124,6 +124,20 @@ def reconnect_through(alice: Person, bob: Person, handler) -> None:
     expect(alice.page.locator("#app")).to_have_attribute("data-transport", "websocket")
 
 
+class Uplink:
+    """The upload speed of one tab, limited as a slow network would (Chromium's DevTools)."""
+
+    def __init__(self, page: Page):
+        self.cdp = page.context.new_cdp_session(page)
+        self.cdp.send("Network.enable")
+
+    def limit(self, bytes_per_s: int) -> None:
+        """At most ``bytes_per_s`` upwards; -1 for no limit."""
+        conditions = {"offline": False, "latency": 0, "downloadThroughput": -1}
+        conditions["uploadThroughput"] = bytes_per_s
+        self.cdp.send("Network.emulateNetworkConditions", conditions)
+
+
 def connected(page: Page) -> None:
     """Waits until the page's Socket.IO connection is up (the first paint comes before)."""
     expect(page.locator("#app")).to_have_attribute("data-connection", "online")

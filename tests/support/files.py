@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 
 from PIL import Image
@@ -22,6 +23,32 @@ def choose(page: Page, name: str, mime: str, data: bytes) -> None:
         {"name": name, "mimeType": mime, "buffer": data}
     )
     expect(page.get_by_role("list", name="Files to send")).to_contain_text(name)
+
+
+def waiting(page: Page):
+    """The list of files waiting beside the composer."""
+    return page.get_by_role("list", name="Files to send")
+
+
+# Whether every text is in a file listed as stored (no `state`) on the device (drafts.js).
+KEPT = """([key, texts]) => {
+  const listed = Object.values(JSON.parse(localStorage.getItem(key) || "{}")).flat();
+  return texts.every((t) => listed.some((f) => !f.state && JSON.stringify(f).includes(t)));
+}"""
+
+
+def kept(page: Page, *texts: str) -> None:
+    """Waits until the waiting files' list on the device (drafts.js) holds ``texts`` as
+    stored; a file is listed at once, and stored once IndexedDB holds it a moment later."""
+    key = "chat-draft-files:" + page.locator("#app").get_attribute("data-user-id")
+    page.wait_for_function(KEPT, arg=[key, list(texts)])
+
+
+def loaded(page: Page, img) -> str:
+    """Waits until ``img`` shows its picture from the device; returns its blob: URL."""
+    expect(img).to_have_attribute("src", re.compile(r"^blob:"))
+    page.wait_for_function("(i) => i.complete && i.naturalWidth > 0", arg=img.element_handle())
+    return img.get_attribute("src")
 
 
 def press_send(page: Page) -> None:
