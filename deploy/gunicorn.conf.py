@@ -19,10 +19,12 @@ control_socket_disable = True
 
 def post_worker_init(worker):
     """Starts presence in the worker and installs the draining SIGTERM handler, then takes
-    what startup built out of the garbage collector's full collections."""
+    what startup built out of the garbage collector's full collections and tunes its young
+    generation for short-lived connect work (chat/worker.py)."""
     import gc
 
     from chat import metrics, shutdown  # imported in the worker, after gevent's monkey-patching
+    from chat import worker as chat_worker
 
     shutdown.on_worker_start(worker)
     # The ~120,000 objects of the imports and the app live as long as the worker, and every
@@ -31,6 +33,7 @@ def post_worker_init(worker):
     gc.collect()
     gc.freeze()
     metrics.FROZEN_OBJECTS.set(gc.get_freeze_count())
+    chat_worker.tune_gc()
 
 
 def worker_exit(server, worker):
