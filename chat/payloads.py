@@ -91,14 +91,16 @@ def hidden_user(user_id: str, username: str) -> dict[str, Any]:
 
 def listed_user(entry: Listed, connected: bool) -> dict[str, Any]:
     """One entry of the ``users`` event (A2.4, B3, B8): the user and its conversation's page;
-    a user who blocked the lister shows neither ``connected`` nor ``lastSeen``."""
-    if entry.hidden:
-        who = hidden_user(entry.user_id, entry.username)
-    else:
-        who = found_user(entry.user_id, entry.username, connected, entry.last_seen)
+    a user who blocked the lister shows neither ``connected`` nor ``lastSeen`` (as
+    ``hidden_user``), the others as ``found_user``."""
+    # One literal rather than found_user's dict spread into another: a connect builds 100.
+    shown = connected and not entry.hidden
     return {
-        **who,
-        "messages": messages(entry.messages, entry.attachments),
+        "userID": entry.user_id,
+        "username": entry.username,
+        "connected": shown,
+        "lastSeen": None if shown or entry.hidden else iso(entry.last_seen),
+        "messages": messages(entry.messages, entry.attachments) if entry.messages else [],
         "hasMore": entry.has_more,
         "unread": entry.unread,
         "readUpTo": entry.read_up_to,
