@@ -23,6 +23,8 @@ from chat.services import services
 
 log = logging.getLogger(__name__)
 
+_NO_BLOCKS = store.Relations(frozenset(), frozenset())
+
 
 class Auth(BaseModel):
     """The CONNECT packet's ``auth``; anything unusable reads as absent."""
@@ -66,10 +68,10 @@ def accept(raw_auth: object) -> Accepted:
         )
         if token in tokens:
             _limit("resume", me.session_id)
-        # A session it opened is undone by a refusal: by the rollback, or by _forget where
-        # statements commit themselves.
+        # A session it opened is undone by a refusal: by the rollback, or by _forget once
+        # committed (where statements commit themselves, and a new name's batch).
         opened = token not in tokens
-        committed = store.autocommit.active()
+        committed = store.autocommit.active() or me.new_user
         dispatch.identify(request.environ, me)
         instrument.current.set(me)
         # Joined before history is read: a message stored from here on is relayed to this
@@ -78,12 +80,17 @@ def accept(raw_auth: object) -> Accepted:
         # Likewise for presence: an arrival announced from here on reaches this socket.
         join_room(LISTENERS)
         presence = services().presence
-        # On SQLite one transaction from the sign-in to here: the commit that ends the users
-        # list's read also stores the new session (and name), any failure before undoes them.
-        # The contacts and blocks are read once, for the users list and the announcement.
+        # On SQLite one transaction from the sign-in to here (a new name's is committed
+        # already): the commit that ends the users list's read also stores a resume's touch
+        # or a reclaimed name's session, any failure before undoes them.
+        # The contacts and blocks are read once, for the users list and the announcement;
+        # a user this handshake created has neither (no row can name its id yet).
         limit = config["USERS_LIST_LIMIT"]
-        contacts = store.contacts(me.user_id, limit)
-        blocks = store.blocks_of(me.user_id)
+        if me.new_user:
+            contacts, blocks = [], _NO_BLOCKS
+        else:
+            contacts = store.contacts(me.user_id, limit)
+            blocks = store.blocks_of(me.user_id)
         users = roster.users_list(
             me.user_id, presence, config["HISTORY_PAGE"], limit, contacts, blocks
         )

@@ -8,15 +8,13 @@ import secrets
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from functools import cache
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from chat.extensions import db
 from chat.models import Session, User, utcnow
-from chat.store import autocommit
+from chat.store import autocommit, signups
 from chat.store.domain import Identity, InvalidUsername, StoreError, UsernameTaken
 
 USERNAME_RE = re.compile(r"[\w.\-]{3,32}")
@@ -73,9 +71,10 @@ def sign_in(
     When no session is live, ``before_login(named)`` (named: a name was given) runs first
     and may refuse by raising a StoreError. Raises InvalidUsername when no session is live
     and no name is given.
-    On PostgreSQL committed as it goes (chat.store.autocommit: a new name and its session
-    in one statement); on SQLite flushed, not committed: the caller's next commit keeps it,
-    a rollback undoes it (a name it created included).
+    A name it creates is committed with its session, in one batch with the sign-ins that
+    arrived with it (chat.store.signups). The rest (a resume's touch, a reclaimed name's
+    session) on PostgreSQL commits as it goes (chat.store.autocommit); on SQLite it is
+    flushed, not committed: the caller's next commit keeps it, a rollback undoes it.
     """
     autocommit.connection()
     wrote = False
@@ -105,76 +104,29 @@ def _login(raw_name: object, password: str | None) -> tuple[Identity, str]:
     found = None
     if password:
         found = db.session.execute(_BY_NAME, {"key": key}).first()
-    if found is None:
-        me = _create(name, key, password, session_row)
-        if me is None:  # taken (meanwhile, when looked up first)
-            raise UsernameTaken("this username is already in use")
-        return me, token
+    if found is None:  # raises UsernameTaken if taken (meanwhile, when looked up first)
+        return _create(name, key, password, session_row), token
     if not (found[2] and check_password_hash(found[2], password)):
         raise UsernameTaken("this username is already in use")
     return Identity(found[0], found[1], _open(found[0], session_row)), token
 
 
-def _create(name: str, key: str, password: str | None, session_row: dict) -> Identity | None:
-    """A new user named ``name`` and its session, or None (nothing written) if it is taken."""
-    params = {
-        "id": secrets.token_hex(8),
-        "username": name,
-        "name_key": key,
-        "password_hash": generate_password_hash(password) if password else None,
-        "created_at": session_row["created_at"],
-    }
-    dialect = db.engine.dialect.name
-    if dialect == "postgresql":
-        params.update(session_row)  # the session is inserted by the same statement
-    row = db.session.execute(_create_statement(dialect), params).first()
-    if row is None:
-        return None
-    session_id = row[2] if dialect == "postgresql" else _open(row[0], session_row)
-    return Identity(row[0], row[1], session_id, new_user=True)
-
-
-@cache
-def _create_statement(dialect: str):
-    """The insert of a new user (RETURNING id, username), built once per dialect; on
-    PostgreSQL with its session in the same statement (RETURNING also the session's id)."""
-    u = _USERS.c
-    created = (
-        _insert(dialect, _USERS)
-        .values(
-            id=bindparam("id"),
-            username=bindparam("username"),
-            name_key=bindparam("name_key"),
-            password_hash=bindparam("password_hash"),
-            read_receipts=True,  # every default given: a CTE's insert applies none
-            created_at=bindparam("created_at"),
-        )
-        # A taken name inserts nothing (no error that would undo the whole transaction).
-        .on_conflict_do_nothing(index_elements=["name_key"])
-        .returning(u.id, u.username)
+def _create(name: str, key: str, password: str | None, session_row: dict) -> Identity:
+    """A new user named ``name`` and its session, committed with the sign-ins that arrived
+    with it (chat.store.signups); raises UsernameTaken (nothing written) if it is taken."""
+    # Whatever this session read or wrote so far (a resume's expired sessions) is committed
+    # first: the batch may run on this session, and on SQLite needs its one connection.
+    db.session.commit()
+    user_id = secrets.token_hex(8)
+    new = signups.NewUser(
+        user_id,
+        name,
+        key,
+        generate_password_hash(password) if password else None,
+        session_row["token_hash"],
+        session_row["created_at"],
     )
-    if dialect != "postgresql":
-        return created
-    # The new user and its session in one statement: one round trip, atomic.
-    new = created.cte("new_user")
-    s = _SESSIONS.c
-    opened = (
-        insert(_SESSIONS)
-        .from_select(
-            ["token_hash", "created_at", "last_used_at", "user_id"],
-            select(
-                bindparam("token_hash", type_=s.token_hash.type),
-                bindparam("created_at", type_=s.created_at.type),
-                bindparam("last_used_at", type_=s.last_used_at.type),
-                new.c.id,
-            ),
-        )
-        .returning(s.id, s.user_id)
-        .cte("new_session")
-    )
-    return select(new.c.id, new.c.username, opened.c.id).join_from(
-        new, opened, opened.c.user_id == new.c.id
-    )
+    return Identity(user_id, name, signups.create(new), new_user=True)
 
 
 def _open(user_id: str, session_row: dict) -> int:
@@ -198,12 +150,6 @@ def _resume(token: object, idle_days: int) -> tuple[Identity | None, bool]:
     if touched:
         db.session.execute(_TOUCH, {"session_id": session_id, "now": now})
     return Identity(user_id, display, session_id), touched
-
-
-def _insert(dialect: str, table):
-    """The dialect's INSERT, which has ON CONFLICT."""
-    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    return dialects[dialect](table)
 
 
 # The sign-in's statements, built once: a statement object reused hits the compiled cache
