@@ -26,7 +26,8 @@ DEFAULTS: dict[str, object] = {
     # size is most of a connection's cost; search (GET /api/users) finds anyone else.
     "USERS_LIST_LIMIT": 100,
     "SESSION_IDLE_DAYS": 30,
-    # Most messages stored in one transaction (chat.groupcommit); a lone one never waits.
+    # Most messages, or new users (chat.store.signups), stored in one transaction
+    # (chat.groupcommit); a lone one never waits.
     "GROUP_COMMIT_SIZE": 64,
     # Most presence changes announced in one pass (chat.announce); a lone one never waits.
     "ANNOUNCE_BATCH": 200,
