@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from chat import store
+from chat import roster, store
 from chat.extensions import db, socketio
 from chat.models import Session, User, utcnow
 from chat.store import signups
@@ -124,3 +124,18 @@ def test_a_name_taken_before_the_batch_is_refused_and_nothing_is_written(app, ta
         [outcome] = signups.create_batch([new])
         assert isinstance(outcome, store.UsernameTaken)
     assert counts(app) == (1, 1)
+
+
+def test_a_refusal_after_the_batch_leaves_the_new_name_free(
+    app, socket_client, monkeypatch, caplog
+):
+    def failing(*_args, **_kwargs):
+        raise OperationalError("SELECT", {}, Exception("database is down"))
+
+    monkeypatch.setattr(roster, "users_list", failing)
+    assert not socket_client(auth={"username": "amy"}).is_connected()
+    assert refusals(caplog) == ["unavailable"]
+    assert signups.group_of(app).batches == 1  # the name and session were committed...
+    assert counts(app) == (0, 0)  # ...and deleted by the refusal
+    monkeypatch.undo()
+    assert socket_client(auth={"username": "amy"}).is_connected()
