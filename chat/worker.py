@@ -31,9 +31,10 @@ gevent.config.track_greenlet_tree = False
 READ_BUFFER = 1024
 # The youngest generation's threshold (CPython's default: 700 allocations). A connect
 # allocates thousands of objects that live a few milliseconds (its rows, its users list);
-# at 700 a burst of 1,000 connects ran ~600 young and 4 full collections, ~0.7 ms of CPU
-# per connect; at 10,000, ~70 young and no full one, ~0.2 ms (docs/performance.md). The
-# older generations keep their thresholds, so cycles are still collected as before.
+# at 700 a burst of 1,000 connects ran ~650 young and 5 full collections (90-130 ms each,
+# startup frozen or not), ~1 s of CPU; at 10,000 ~40 young and no full one, ~0.25 s
+# (docs/performance.md). The older generations keep their thresholds: cycles are still
+# collected, in fewer, larger young passes.
 YOUNG_GC_THRESHOLD = 10_000
 
 
