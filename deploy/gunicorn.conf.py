@@ -18,22 +18,13 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):
-    """Starts presence in the worker and installs the draining SIGTERM handler, then takes
-    what startup built out of the garbage collector's full collections and tunes its young
-    generation for short-lived connect work (chat/worker.py)."""
-    import gc
-
+    """Starts presence in the worker and installs the draining SIGTERM handler, then tunes
+    the garbage collector for serving (chat/worker.py)."""
     from chat import metrics, shutdown  # imported in the worker, after gevent's monkey-patching
     from chat import worker as chat_worker
 
     shutdown.on_worker_start(worker)
-    # The ~120,000 objects of the imports and the app live as long as the worker, and every
-    # full collection walked them all: 70-90 ms of CPU each, a stall of every socket, several
-    # times per 10,000 relayed messages (docs/performance.md, "Garbage collection").
-    gc.collect()
-    gc.freeze()
-    metrics.FROZEN_OBJECTS.set(gc.get_freeze_count())
-    chat_worker.tune_gc()
+    metrics.FROZEN_OBJECTS.set(chat_worker.tune_gc())
 
 
 def worker_exit(server, worker):
