@@ -54,10 +54,14 @@ def start(app: Flask) -> bool:
     app.extensions["chat.checkpointer"] = True
     event.listen(engine, "connect", _bound)
     engine.dispose()  # the pool's connection (startup checks) reconnects with the bound
+    import gevent
     from gevent import monkey
     from gevent.threadpool import ThreadPool
 
-    sleep = monkey.get_original("time", "sleep")  # the patched one is the loop's
+    # The thread touches nothing of gevent's but these: the patched sleep and logging's
+    # locks belong to the loop, so it sleeps natively and logs through the loop.
+    sleep = monkey.get_original("time", "sleep")
+    on_loop = gevent.get_hub().loop.run_callback_threadsafe
 
     def loop() -> None:
         connection = sqlite3.connect(path, timeout=0, isolation_level=None)
@@ -65,8 +69,8 @@ def start(app: Flask) -> bool:
             sleep(every)
             try:
                 checkpoint(connection)
-            except sqlite3.Error:
-                log.exception("SQLite checkpoint failed; the app's own bound still applies")
+            except sqlite3.Error as exc:
+                on_loop(log.warning, "SQLite checkpoint failed (%s); the bound still applies", exc)
 
-    ThreadPool(1).spawn(loop)
+    ThreadPool(1).spawn(loop)  # a pool of its own: the hub's serves DNS lookups
     return True
