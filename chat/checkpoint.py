@@ -29,12 +29,6 @@ log = logging.getLogger(__name__)
 BOUND_PAGES = 16_384
 
 
-def checkpoint(connection: sqlite3.Connection) -> tuple[int, int]:
-    """Runs one PASSIVE checkpoint; returns (frames in the log, frames now in the database)."""
-    _busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    return frames, copied
-
-
 def _bound(dbapi_connection, _record) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={BOUND_PAGES}")
@@ -58,8 +52,8 @@ def start(app: Flask) -> bool:
     from gevent import monkey
     from gevent.threadpool import ThreadPool
 
-    # The thread touches nothing of gevent's but these: the patched sleep and logging's
-    # locks belong to the loop, so it sleeps natively and logs through the loop.
+    # gevent's patched sleep and logging's patched locks belong to the loop's thread: this
+    # thread sleeps natively and hands its rare log line to the loop.
     sleep = monkey.get_original("time", "sleep")
     on_loop = gevent.get_hub().loop.run_callback_threadsafe
 
@@ -68,7 +62,7 @@ def start(app: Flask) -> bool:
         while True:
             sleep(every)
             try:
-                checkpoint(connection)
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             except sqlite3.Error as exc:
                 on_loop(log.warning, "SQLite checkpoint failed (%s); the bound still applies", exc)
 
