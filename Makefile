@@ -7,6 +7,8 @@ PORT ?= 5000
 GUNICORN := $(BIN)/gunicorn -c deploy/gunicorn.conf.py
 # make cluster: N processes on CLUSTER_PORT+1..CLUSTER_PORT+N behind nginx on CLUSTER_PORT.
 N ?= 2
+# MEDIA=1: one more process, after those, that nginx sends /api/attachments to (docs/scaling.md).
+MEDIA ?= 0
 CLUSTER_PORT ?= 8000
 CLUSTER := $(BIN)/python deploy/cluster.py --run-dir run/cluster
 
@@ -44,7 +46,7 @@ nginx:
 
 ## cluster: N (default 2) processes + nginx on http://127.0.0.1:8000, PostgreSQL and Redis shared
 cluster: install nginx
-	$(CLUSTER) up -n $(N) --port $(CLUSTER_PORT)
+	$(CLUSTER) up -n $(N) --media $(MEDIA) --port $(CLUSTER_PORT)
 
 ## cluster-restart: rolling restart, one process at a time, no message lost
 cluster-restart: install

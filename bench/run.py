@@ -361,16 +361,27 @@ class Run:
             self.stop(servers)
 
     def relay_uploads(
-        self, db: Database, procs: int, label: str, rate: int = 0, limited: bool = False
+        self,
+        db: Database,
+        procs: int,
+        label: str,
+        rate: int = 0,
+        limited: bool = False,
+        media: bool = False,
     ) -> dict:
         """The relay of ``relay`` while clients (one per kind of ``plan.uploads``, each its own
         user) upload a 1 MB file to the first server back to back: the relay's figures, and
         the uploads' MB/s alone (``plan.uploads_alone_s`` before the relay) and beside it.
 
         ``limited``: ``plan.limited_uploaders`` clients instead, each uploading once per
-        1 / the default ``UPLOAD_RATE`` seconds, the most a person may keep up."""
+        1 / the default ``UPLOAD_RATE`` seconds, the most a person may keep up. ``media``:
+        the uploads go to a process of their own on the same database (what nginx does with
+        a media process, docs/scaling.md); its CPU is ``mediaCpuS``, not the relay's."""
         name = (
-            f"{label}-relay-uploads" + (f"{rate}" if rate else "") + ("-limited" if limited else "")
+            f"{label}-relay-uploads"
+            + (f"{rate}" if rate else "")
+            + ("-limited" if limited else "")
+            + ("-media" if media else "")
         )
         url = db.fresh()
         kinds = list(self.plan.uploads)
@@ -380,19 +391,24 @@ class Run:
             interval = 1 / config.DEFAULTS["UPLOAD_RATE"]
         tokens = [token for _, token in people(url, [f"up{i}" for i in range(len(kinds))])]
         servers = self.start(url, procs, name, LIMITS)
-        uploaders = Uploaders(servers[0].url, tokens, kinds, interval)
+        media_servers = self.start(url, 1, f"{name}-m", LIMITS) if media else []
+        uploading = media_servers or servers
+        uploaders = Uploaders(uploading[0].url, tokens, kinds, interval)
         try:
             uploaders.start()
             warm = uploaders.wait_uploads(1)  # the server has served one of each
-            cpu = cpu_seconds(workers(servers))
+            cpu = cpu_seconds(workers(uploading))
             time.sleep(self.plan.uploads_alone_s)  # a measurement window, not a synchronisation
             alone = time.monotonic()
-            alone_cpu = cpu_used(cpu, workers(servers))
+            alone_cpu = cpu_used(cpu, workers(uploading))
+            media_cpu = cpu_seconds(workers(media_servers))
             out = self.measure_relay(servers, name, rate)
+            if media:
+                out["mediaCpuS"] = cpu_used(media_cpu, workers(media_servers))["serverCpuS"]
             beside = time.monotonic()
         finally:
             uploaders.stop()
-            self.stop(servers)
+            self.stop(servers + media_servers)
         out["uploadsAlone"] = {**uploaders.figures(warm, alone), **alone_cpu}
         out["uploads"] = uploaders.figures(alone, beside)
         return out
@@ -581,6 +597,10 @@ class Run:
                     db, procs, label, self.plan.paced_rate
                 )
                 res["relayLimitedUploads"] = self.relay_uploads(db, procs, label, limited=True)
+                if kind == "postgresql" and procs == 1:  # SQLite's processes share one lock
+                    res["relayLimitedUploadsMedia"] = self.relay_uploads(
+                        db, procs, label, limited=True, media=True
+                    )
                 print(
                     f"    relay with uploads: {fmt(u.get('msgPerS'))} msg/s p99 "
                     f"{fmt_ms((u.get('latencyMs') or {}).get('p99'))} ms lost {u.get('lost')}; "
@@ -588,14 +608,21 @@ class Run:
                     f"(alone {fmt((u.get('uploadsAlone') or {}).get('mbPerS'), 1)})",
                     flush=True,
                 )
-                lim = res["relayLimitedUploads"]
-                print(
-                    f"    relay beside uploads at the default limit: {fmt(lim.get('msgPerS'))} "
-                    f"msg/s p99 {fmt_ms((lim.get('latencyMs') or {}).get('p99'))} ms lost "
-                    f"{lim.get('lost')}; uploads "
-                    f"{fmt((lim.get('uploads') or {}).get('mbPerS'), 1)} MB/s",
-                    flush=True,
-                )
+                for key, where in (
+                    ("relayLimitedUploads", ""),
+                    ("relayLimitedUploadsMedia", ", to a media process"),
+                ):
+                    lim = res.get(key)
+                    if lim is None:
+                        continue
+                    print(
+                        f"    relay beside uploads at the default limit{where}: "
+                        f"{fmt(lim.get('msgPerS'))} msg/s p99 "
+                        f"{fmt_ms((lim.get('latencyMs') or {}).get('p99'))} ms lost "
+                        f"{lim.get('lost')}; uploads "
+                        f"{fmt((lim.get('uploads') or {}).get('mbPerS'), 1)} MB/s",
+                        flush=True,
+                    )
             for n in self.plan.idle if "idle" in only else ():
                 res[f"idle{n}"] = self.idle(db, procs, label, n)
                 print(
@@ -753,6 +780,23 @@ def headline(results: dict) -> str:
     row("  p99 vs the relay alone", lambda c: beside(c, "relayLimitedUploads", "latencyMs", "p99"))
     row("  uploads MB/s", lambda c: fmt(c["relayLimitedUploads"]["uploads"]["mbPerS"], 1))
     row("  lost", lambda c: fmt(c["relayLimitedUploads"]["lost"]))
+    media = f"{limited}, uploads to a media process"
+    row(
+        f"{media}: msg/s vs the relay alone",
+        lambda c: beside(c, "relayLimitedUploadsMedia", "msgPerS"),
+    )
+    row(
+        "  p99 vs the relay alone",
+        lambda c: beside(c, "relayLimitedUploadsMedia", "latencyMs", "p99"),
+    )
+    row(
+        "  uploads MB/s; media process CPU s",
+        lambda c: (
+            f"{fmt(c['relayLimitedUploadsMedia']['uploads']['mbPerS'], 1)}; "
+            f"{c['relayLimitedUploadsMedia']['mediaCpuS']:.1f}"
+        ),
+    )
+    row("  lost", lambda c: fmt(c["relayLimitedUploadsMedia"]["lost"]))
     row(f"online {n:,}: time (s), connected when not all", lambda c: online_time(c[f"online{n}"]))
     row("  time vs the ceiling", lambda c: c[f"online{n}"]["elapsedMs"], ratio=True)
     row("  CPU ms per connect", lambda c: c[f"online{n}"]["serverCpuS"] / n * 1000)

@@ -84,7 +84,8 @@ def _reencode(im: Image.Image, fmt: str) -> CleanImage:
             extra["loop"] = im.info["loop"]
         first.save(out, fmt, save_all=True, append_images=shown[1:], **extra)
     else:
-        first = _stripped(ImageOps.exif_transpose(im) or im)
+        ImageOps.exif_transpose(im, in_place=True)  # no copy of every pixel first
+        first = _stripped(im)
         _save_still(first, out, fmt)
     out.seek(0)
     thumb = _thumbnail(first)

@@ -65,6 +65,9 @@ DEFAULTS: dict[str, object] = {
     "DRAIN_TIMEOUT_S": 5.0,
     # How long a database may keep a user waiting (connect, lock wait) before "unavailable".
     "DB_TIMEOUT_S": 5.0,
+    # SQLite under gunicorn: seconds between the checkpoints a native thread runs, off the
+    # event loop (chat/checkpoint.py); 0 leaves them to the commits, SQLite's default.
+    "SQLITE_CHECKPOINT_S": 1.0,
     # How long any Redis command (connect, answer, a free pooled connection) may take.
     "REDIS_TIMEOUT_S": 2.0,
     # Attachments (docs/attachments.md): bytes per file, per user (sent and unsent), pixels

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask
 
+from chat import checkpoint
 from chat.attachments import start_housekeeping
 from chat.events import start_presence
 from chat.extensions import socketio
@@ -81,6 +82,7 @@ def on_worker_start(worker: Any) -> None:
         return  # gunicorn's error app after a failed import
     start_presence(app)
     start_housekeeping(app, socketio.start_background_task, socketio.sleep)
+    checkpoint.start(app)
     state = services(app).lifecycle
 
     def pre_start_hook(_server: Any, handler: Any) -> bool:

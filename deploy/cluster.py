@@ -1,6 +1,7 @@
 """Runs the chat as N gunicorn processes behind nginx on one machine (``make cluster``).
 
     python deploy/cluster.py up [-n 2] [--port 8000]   # processes on 8001..800N, nginx on 8000
+    python deploy/cluster.py up -n 2 --media 1         # and /api/attachments on 8003 alone
     python deploy/cluster.py restart                    # rolling: one process at a time
     python deploy/cluster.py status
     python deploy/cluster.py down
@@ -32,6 +33,8 @@ from deploy.databases import create_database  # noqa: E402
 from deploy.launch import alive, answers  # noqa: E402
 
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
+# What a multipart upload carries beyond the file (chat/attachment_views.py's allowance).
+MULTIPART_SLACK = 64 * 1024
 DEFAULT_ENV = {
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/chat",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -56,16 +59,36 @@ def log(message: str) -> None:
     print(f"cluster: {message}", file=sys.stderr, flush=True)
 
 
-def render_nginx(ports: list[int], listen: int, run_dir: Path, host: str = "127.0.0.1") -> str:
-    """The nginx config for processes on ``ports`` and nginx on ``listen``."""
-    servers = "\n".join(f"        server {host}:{p} max_fails=0;" for p in ports)
+def upload_body_limit(environ: dict[str, str]) -> int:
+    """The largest upload body nginx lets through: MAX_ATTACHMENT_BYTES and the multipart's
+    part headers (the app's own allowance, chat/attachment_views.py)."""
+    limit = environ.get("MAX_ATTACHMENT_BYTES") or chat_config.DEFAULTS["MAX_ATTACHMENT_BYTES"]
+    return int(limit) + MULTIPART_SLACK
+
+
+def render_nginx(
+    ports: list[int],
+    listen: int,
+    run_dir: Path,
+    host: str = "127.0.0.1",
+    media_ports: list[int] | None = None,
+    body_limit: int = upload_body_limit({}),
+) -> str:
+    """The nginx config for processes on ``ports`` and nginx on ``listen``; /api/attachments
+    goes to ``media_ports`` when given, else to ``ports`` too."""
+
+    def lines(on: list[int]) -> str:
+        return "\n".join(f"        server {host}:{p} max_fails=0;" for p in on)
+
     # As root, nginx would run its workers as nobody, who cannot write into a private run dir.
     user = "user root;" if os.geteuid() == 0 else ""
     return (
         TEMPLATE.read_text()
         .replace("{{USER}}", user)
         .replace("{{RUN_DIR}}", str(run_dir))
-        .replace("{{SERVERS}}", servers)
+        .replace("{{SERVERS}}", lines(ports))
+        .replace("{{MEDIA_SERVERS}}", lines(media_ports or ports))
+        .replace("{{UPLOAD_BODY_LIMIT}}", str(body_limit))
         .replace("{{LISTEN}}", f"{host}:{listen}")
     )
 
@@ -78,12 +101,19 @@ def nginx_binary() -> str:
     return found
 
 
-def prepare_nginx(ports: list[int], listen: int, run_dir: Path, host: str) -> list[str]:
+def prepare_nginx(
+    ports: list[int],
+    listen: int,
+    run_dir: Path,
+    host: str,
+    media_ports: list[int] | None = None,
+    body_limit: int = upload_body_limit({}),
+) -> list[str]:
     """Writes the config and temp dirs; returns the command that runs nginx in the foreground."""
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (run_dir / "tmp" / sub).mkdir(parents=True, exist_ok=True)
     conf = run_dir / "nginx.conf"
-    conf.write_text(render_nginx(ports, listen, run_dir, host))
+    conf.write_text(render_nginx(ports, listen, run_dir, host, media_ports, body_limit))
     error_log = str(run_dir / "nginx-error.log")
     return [nginx_binary(), "-p", str(run_dir), "-c", str(conf), "-e", error_log]
 
@@ -143,16 +173,23 @@ class Cluster:
             log(f"process on :{port} overstayed its drain: SIGKILL")
         return time.monotonic() - started
 
-    def up(self, processes: int, port: int, host: str) -> None:
-        """Starts the processes and nginx, returns once all answer."""
+    def all_ports(self) -> list[int]:
+        """The chat processes' ports, then the media processes'."""
+        return self.state["ports"] + self.state.get("media_ports", [])
+
+    def up(self, processes: int, port: int, host: str, media: int = 0) -> None:
+        """Starts the processes (and ``media`` processes for /api/attachments alone) and
+        nginx, returns once all answer."""
         if self.state and any(alive(p) for p in self.state.get("pids", {}).values()):
             raise SystemExit("cluster: already running here; `make cluster-stop` first")
         ports = [port + i for i in range(1, processes + 1)]
+        media_ports = [port + processes + i for i in range(1, media + 1)]
         given = {k: os.environ[k] for k in APP_VARS if k in os.environ}
         self.state = {
             "host": host,
             "port": port,
             "ports": ports,
+            "media_ports": media_ports,
             "pids": {},
             "env": {**DEFAULT_ENV, **given},
         }
@@ -170,6 +207,8 @@ class Cluster:
             raise
         first, last = ports[0], ports[-1]
         log(f"{processes} processes on {host}:{first}..{last}, nginx on http://{host}:{port}")
+        if media_ports:
+            log(f"/api/attachments on {', '.join(f'{host}:{p}' for p in media_ports)}")
         log(f"logs in {self.run_dir}; `make cluster-restart` rolls, `make cluster-stop` stops")
 
     def _start_all(self) -> None:
@@ -178,12 +217,14 @@ class Cluster:
         if create_database(env["DATABASE_URL"]):
             log("created the database")
         launch.migrate(env)
-        for p in ports:
+        for p in self.all_ports():
             self.state["pids"][str(p)] = self.start_process(p)
             self.save()
-        for p in ports:
+        for p in self.all_ports():
             self.wait_ready(p)
-        command = prepare_nginx(ports, port, self.run_dir, host)
+        media = self.state["media_ports"]
+        limit = upload_body_limit(env)
+        command = prepare_nginx(ports, port, self.run_dir, host, media, limit)
         subprocess.run(command, check=True)  # daemonizes; its pid goes to nginx.pid
         must(wait(lambda: answers(f"http://{host}:{port}/healthz"), 20), "waiting for nginx")
 
@@ -191,7 +232,7 @@ class Cluster:
         """Rolling restart: each process drains, stops and starts again before the next one."""
         if not self.state:
             raise SystemExit("cluster: nothing runs here")
-        for port in self.state["ports"]:
+        for port in self.all_ports():
             started = time.monotonic()
             took = self.stop_process(port)
             self.state["pids"][str(port)] = self.start_process(port)
@@ -205,7 +246,7 @@ class Cluster:
             print("not running")
             return 1
         host, ok = self.state["host"], True
-        for port in self.state["ports"]:
+        for port in self.all_ports():
             pid = self.state["pids"][str(port)]
             up = alive(pid) and answers(f"http://{host}:{port}/healthz")
             ok &= up
@@ -238,12 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["up", "restart", "status", "down"])
     parser.add_argument("-n", "--processes", type=int, default=2)
     parser.add_argument("--port", type=int, default=8000, help="nginx; processes use the next")
+    parser.add_argument(
+        "--media", type=int, default=0, help="processes for /api/attachments alone (after those)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--run-dir", type=Path, default=ROOT / "run" / "cluster")
     args = parser.parse_args(argv)
     cluster = Cluster(args.run_dir)
     if args.command == "up":
-        cluster.up(args.processes, args.port, args.host)
+        cluster.up(args.processes, args.port, args.host, args.media)
     elif args.command == "restart":
         cluster.restart()
     elif args.command == "status":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import pytest
 import redis
 import requests
 
-from deploy.cluster import prepare_nginx
+from deploy.cluster import prepare_nginx, upload_body_limit
 from deploy.launch import free_port
 from tests.support.environments import name
 from tests.support.peer import Peer
@@ -49,6 +50,20 @@ def nginx(pair, tmp_path_factory) -> Iterator[Nginx]:
     run_dir = tmp_path_factory.mktemp("nginx")
     port = free_port()
     command = prepare_nginx([pair.one.port, pair.two.port], port, run_dir, "127.0.0.1")
+    yield from run_nginx(command, port, run_dir)
+
+
+@pytest.fixture(scope="module")
+def nginx_media(pair, tmp_path_factory) -> Iterator[Nginx]:
+    """nginx with the first process for the chat and the second for /api/attachments alone."""
+    run_dir = tmp_path_factory.mktemp("nginx-media")
+    port = free_port()
+    command = prepare_nginx([pair.one.port], port, run_dir, "127.0.0.1", [pair.two.port])
+    yield from run_nginx(command, port, run_dir)
+
+
+def run_nginx(command: list[str], port: int, run_dir: Path) -> Iterator[Nginx]:
+    """Runs nginx in the foreground as this test's own subprocess until the generator closes."""
     proc = subprocess.Popen([*command, "-g", "daemon off;"], stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
 
@@ -191,3 +206,66 @@ def test_nginx_finds_a_session_on_another_process_and_answers_400_when_none_hold
     finally:
         grace.close()
         heidi.close()
+
+
+def upload(url: str, token: str, data: bytes) -> requests.Response:
+    """POSTs ``data`` as an attachment with a Bearer session."""
+    return requests.post(
+        url + "/api/attachments",
+        files={"file": ("data.bin", data)},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+
+def test_uploads_and_downloads_go_to_the_media_process(nginx_media, pair):
+    ivan = Peer(pair.one.url, transports=["websocket"], username=name("ivan"))
+    try:
+        data = os.urandom(3 * 1024 * 1024)  # over nginx's 1 MB for every other request
+        sent = upload(nginx_media.url, ivan.session_id, data)
+        assert sent.status_code == 201, sent.text
+        got = requests.get(
+            nginx_media.url + sent.json()["url"],
+            headers={"Authorization": f"Bearer {ivan.session_id}"},
+            timeout=30,
+        )
+        assert got.status_code == 200 and got.content == data
+        media = f"127.0.0.1:{pair.two.port}"
+        for request in ("POST /api/attachments ", f"GET {sent.json()['url']} "):
+            logged = wait_until(
+                lambda r=request: [
+                    line for line in nginx_media.access_log.read_text().splitlines() if r in line
+                ],
+                what=f"{request}logged",
+            )
+            assert all(f"upstream={media} " in line for line in logged), logged
+    finally:
+        ivan.close()
+
+
+def test_an_upload_over_the_limit_gets_a_json_413_from_nginx(nginx_media, pair):
+    judy = Peer(pair.one.url, transports=["websocket"], username=name("judy"))
+    try:
+        refused = upload(nginx_media.url, judy.session_id, bytes(upload_body_limit({}) + 1))
+        assert refused.status_code == 413
+        assert refused.json()["error"] == "too_large"
+        answered_by_nginx = wait_until(
+            lambda: [
+                line
+                for line in nginx_media.access_log.read_text().splitlines()
+                if "POST /api/attachments " in line and '" 413 ' in line
+            ],
+            what="the 413 logged",
+        )
+        assert "upstream=- " in answered_by_nginx[-1]  # no process read the body
+    finally:
+        judy.close()
+
+
+def test_without_media_processes_uploads_go_to_the_chat_processes(nginx, pair):
+    kim = Peer(pair.one.url, transports=["websocket"], username=name("kim"))
+    try:
+        sent = upload(nginx.url, kim.session_id, os.urandom(2 * 1024 * 1024))
+        assert sent.status_code == 201, sent.text
+    finally:
+        kim.close()

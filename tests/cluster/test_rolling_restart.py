@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from deploy.launch import ROOT, Server, free_port
+from deploy.launch import Server
+from tests.support.commands import cluster, free_block
 from tests.support.environments import cluster_env, name
 from tests.support.peer import Peer
 from tests.support.polling import wait_until
@@ -21,32 +17,6 @@ from tests.support.sender import Sender
 from tests.support.shared_redis import forget, unique_prefix
 
 pytestmark = pytest.mark.server
-
-
-def free_block(size: int) -> int:
-    """The first of ``size`` consecutive free ports (nginx, then one per process)."""
-    for _ in range(50):
-        first = free_port()
-        try:
-            for port in range(first, first + size):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return first
-    raise AssertionError("no block of free ports")
-
-
-def cluster(run_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """Runs deploy/cluster.py as `make cluster*` does."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / "deploy" / "cluster.py"), *args, "--run-dir", str(run_dir)],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def test_rolling_restart_loses_no_message_and_flaps_nobody(cluster_db, tmp_path):

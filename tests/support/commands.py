@@ -1,9 +1,13 @@
-"""Commands a test expects to exit by themselves: gunicorn failing at start, the flask CLI."""
+"""Commands a test expects to exit by themselves: gunicorn failing at start, the flask CLI,
+deploy/cluster.py."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import sys
+from pathlib import Path
 
 from deploy.launch import BIN, ROOT, THROWAWAY_SECRET, free_port, gunicorn_command
 
@@ -30,4 +34,30 @@ def flask_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def free_block(size: int) -> int:
+    """The first of ``size`` consecutive free ports (nginx, then one per process)."""
+    for _ in range(50):
+        first = free_port()
+        try:
+            for port in range(first, first + size):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise AssertionError("no block of free ports")
+
+
+def cluster(run_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Runs deploy/cluster.py as `make cluster*` does."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "cluster.py"), *args, "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
