@@ -105,6 +105,10 @@ def upload():
     if key is not None and not attachment_uploads.valid_key(key):
         detail = "Idempotency-Key must be 1 to 200 visible ASCII characters"
         return _answered_first(_error(400, "invalid_payload", detail))
+    # Before the rate limit: a retry after a lost answer stores nothing, so costs no token.
+    earlier = attachment_uploads.by_key(me.user_id, key)
+    if earlier is not None:
+        return _answered_first(_entry(earlier, 200))
     config = current_app.config
     wait = services().limiter.take(
         f"upload:{me.user_id}", config["UPLOAD_RATE"], config["UPLOAD_BURST"]
@@ -113,9 +117,6 @@ def upload():
         response = _error(429, "rate_limited", "too many uploads; try again shortly")
         response.headers["Retry-After"] = str(-(-wait // 1000))
         return response
-    earlier = attachment_uploads.by_key(me.user_id, key)
-    if earlier is not None:
-        return _answered_first(_entry(earlier, 200))
     limit = int(config["MAX_ATTACHMENT_BYTES"])
     if (request.content_length or 0) > limit + MULTIPART_SLACK:
         return _too_large(limit)

@@ -58,6 +58,17 @@ def test_a_repeat_does_not_count_against_the_quota(make_app):
     assert refused.get_json()["error"] == "quota_exceeded"
 
 
+def test_a_repeat_takes_no_upload_token(make_app):
+    app = make_app(UPLOAD_RATE=0.01, UPLOAD_BURST=1)
+    alice = person(app, "alice")
+    first = alice.upload(b"once", **{"Idempotency-Key": KEY})
+    assert first.status_code == 201
+    for _ in range(3):
+        again = alice.upload(b"once", **{"Idempotency-Key": KEY})
+        assert again.status_code == 200 and again.get_json() == first.get_json()
+    assert alice.upload(b"new", **{"Idempotency-Key": KEY + "-new"}).status_code == 429
+
+
 def test_a_sent_upload_still_answers_its_key(app):
     alice, bob = person(app, "alice"), person(app, "bob")
     first = alice.upload(b"report", "report.pdf", **{"Idempotency-Key": KEY})
