@@ -28,7 +28,6 @@ its blocks already and goes out at once.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -38,7 +37,7 @@ from weakref import WeakKeyDictionary
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import logs, payloads, store
+from chat import groupcommit, logs, payloads, store
 from chat.extensions import db, socketio
 from chat.groupcommit import GroupCommit
 from chat.presence import LISTENERS, Presence
@@ -77,12 +76,7 @@ _DEFERRED: WeakKeyDictionary[Flask, _Deferred] = WeakKeyDictionary()
 def submit(change: Change) -> None:
     """Announces ``change``; returns once it has been emitted with the changes of its pass."""
     app = current_app._get_current_object()
-    announcer = _ANNOUNCERS.get(app)
-    if announcer is None:
-        # A zero sleep, not a timer: a lone change waits for nothing.
-        pause = functools.partial(socketio.sleep, 0)
-        size = int(app.config["ANNOUNCE_BATCH"])
-        announcer = _ANNOUNCERS.setdefault(app, GroupCommit(announce, size, pause))
+    announcer = groupcommit.of_app(_ANNOUNCERS, app, announce, int(app.config["ANNOUNCE_BATCH"]))
     try:
         announcer.submit(change)
     except Exception:  # the socket is accepted already: its session and users were sent

@@ -14,10 +14,17 @@ they are real threads' under ``flask run`` and the test client.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+from weakref import WeakKeyDictionary
+
+from chat.extensions import socketio
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -103,3 +110,19 @@ class GroupCommit(Generic[Item, Result]):
                     successor.done.set()
                 else:
                     self._leading = False
+
+
+def of_app(
+    groups: WeakKeyDictionary[Flask, GroupCommit[Item, Result]],
+    app: Flask,
+    commit: Callable[[Sequence[Item]], list[Result]],
+    size: int,
+) -> GroupCommit[Item, Result]:
+    """``app``'s group commit in ``groups``, made on its first use with ``commit`` and
+    ``size``. One per app: each app has its own database (tests make many apps). Its pause
+    is a zero sleep, not a timer: a lone item waits for nothing."""
+    group = groups.get(app)
+    if group is None:
+        pause = functools.partial(socketio.sleep, 0)
+        group = groups.setdefault(app, GroupCommit(commit, size, pause))
+    return group

@@ -84,16 +84,18 @@ def accept(raw_auth: object) -> Accepted:
         # already): the commit that ends the users list's read also stores a resume's touch
         # or a reclaimed name's session, any failure before undoes them.
         # The contacts and blocks are read once, for the users list and the announcement;
-        # a user this handshake created has neither (no row can name its id yet).
+        # a user this handshake created has neither (no row can name its id yet), and its
+        # list is read with the other newcomers'.
         limit = config["USERS_LIST_LIMIT"]
         if me.new_user:
             contacts, blocks = [], _NO_BLOCKS
+            users = roster.newcomer_list(me.user_id, me.username)
         else:
             contacts = store.contacts(me.user_id, limit)
             blocks = store.blocks_of(me.user_id)
-        users = roster.users_list(
-            me.user_id, presence, config["HISTORY_PAGE"], limit, contacts, blocks
-        )
+            users = roster.users_list(
+                me.user_id, presence, config["HISTORY_PAGE"], limit, contacts, blocks
+            )
         committed = True
         # Last, so that a refusal above leaves no socket behind in presence.
         presence.connect(me.user_id, request.sid, me.session_id)

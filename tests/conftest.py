@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app import create_app
 from chat.extensions import db, socketio
@@ -160,3 +160,24 @@ def private_redis() -> Iterator[RedisProcess]:
     process = RedisProcess().start()
     yield process
     process.kill()
+
+
+@pytest.fixture
+def count_statements(app):
+    """Counts the SQL statements run inside the ``with`` block it returns."""
+
+    class Counter:
+        def __init__(self):
+            self.statements: list[str] = []
+
+        def __enter__(self):
+            event.listen(db.engine, "before_cursor_execute", self._record)
+            return self
+
+        def __exit__(self, *exc):
+            event.remove(db.engine, "before_cursor_execute", self._record)
+
+        def _record(self, _conn, _cursor, statement, *_args):
+            self.statements.append(statement)
+
+    return Counter

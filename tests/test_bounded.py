@@ -3,11 +3,7 @@ kept per conversation, and a fixed number of statements per connect (docs/perfor
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import event
-
 from chat import roster, store
-from chat.extensions import db
 from chat.services import services
 from tests.support.inprocess import open_tab
 
@@ -111,27 +107,6 @@ def test_first_message_introduces_the_sender_to_the_recipient(connect_as):
     alice.clear()
     alice.send(alice.user_id, "note")
     assert alice.received("user connected") == []
-
-
-@pytest.fixture
-def count_statements(app):
-    """Counts the SQL statements run inside the ``with`` block it returns."""
-
-    class Counter:
-        def __init__(self):
-            self.statements: list[str] = []
-
-        def __enter__(self):
-            event.listen(db.engine, "before_cursor_execute", self._record)
-            return self
-
-        def __exit__(self, *exc):
-            event.remove(db.engine, "before_cursor_execute", self._record)
-
-        def _record(self, _conn, _cursor, statement, *_args):
-            self.statements.append(statement)
-
-    return Counter
 
 
 def test_users_payload_runs_a_fixed_number_of_statements(app, count_statements):

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from chat import roster, store
+from chat import store
 from chat.extensions import db, socketio
 from chat.models import Session, User, utcnow
 from chat.store import signups
@@ -132,7 +132,7 @@ def test_a_refusal_after_the_batch_leaves_the_new_name_free(
     def failing(*_args, **_kwargs):
         raise OperationalError("SELECT", {}, Exception("database is down"))
 
-    monkeypatch.setattr(roster, "users_list", failing)
+    monkeypatch.setattr(store, "newcomer_listing", failing)
     assert not socket_client(auth={"username": "amy"}).is_connected()
     assert refusals(caplog) == ["unavailable"]
     assert signups.group_of(app).batches == 1  # the name and session were committed...

@@ -1,7 +1,7 @@
 """Queries and commits, one module per concern; never touches ``request``, never emits.
 
 ``accounts`` (users and sessions), ``messages`` (the write path), ``conversations``
-(history, users lists, read state), ``edits`` (editing and deleting one's messages),
+(history, read state), ``listings`` (users lists), ``edits`` (editing and deleting one's messages),
 ``blocks`` (who blocked whom), ``domain`` (Identity and the refusals). Callers use
 the names re-exported here: ``from chat import store; store.save_message(...)``.
 """
@@ -37,15 +37,11 @@ from chat.store.blocks import (
     unblock,
 )
 from chat.store.conversations import (
-    Listed,
     contact_ids,
     contacts,
-    conversation,
     history,
-    listing,
     mark_read,
     newest_pages,
-    read_marks_shared_with,
     rebuild_conversations,
     recount_conversations,
     unread_with,
@@ -59,6 +55,13 @@ from chat.store.domain import (
     UsernameTaken,
 )
 from chat.store.edits import NotFound, TooLate, delete_message, edit_message
+from chat.store.listings import (
+    Listed,
+    conversation,
+    listing,
+    newcomer_listing,
+    read_marks_shared_with,
+)
 from chat.store.messages import Saved, save_message
 
 __all__ = [
@@ -91,6 +94,7 @@ __all__ = [
     "listing",
     "login",
     "mark_read",
+    "newcomer_listing",
     "newest_pages",
     "normalize_username",
     "read_marks_shared_with",

@@ -72,9 +72,11 @@ def sign_in(
     and may refuse by raising a StoreError. Raises InvalidUsername when no session is live
     and no name is given.
     A name it creates is committed with its session, in one batch with the sign-ins that
-    arrived with it (chat.store.signups). The rest (a resume's touch, a reclaimed name's
-    session) on PostgreSQL commits as it goes (chat.store.autocommit); on SQLite it is
-    flushed, not committed: the caller's next commit keeps it, a rollback undoes it.
+    arrived with it (chat.store.signups), and leaves the session holding no connection (a
+    newcomer's reads wait for a batch of their own: chat.roster). The rest (a resume's
+    touch, a reclaimed name's session) on PostgreSQL commits as it goes
+    (chat.store.autocommit); on SQLite it is flushed, not committed: the caller's next
+    commit keeps it, a rollback undoes it.
     """
     wrote = False
     for token in tokens:
@@ -86,15 +88,11 @@ def sign_in(
         before_login(raw_name is not None)
         if raw_name is None:
             raise InvalidUsername("no live session and no username")
-        signed_in = _login(raw_name, password)
+        return _login(raw_name, password)
     except StoreError:
         if wrote:  # the expired sessions found on the way stay deleted
             db.session.commit()
         raise
-    # A new name's batch committed this session: what the caller reads next commits itself
-    # as a resume's reads do (PostgreSQL: no BEGIN and COMMIT round trips).
-    autocommit.connection()
-    return signed_in
 
 
 def _login(raw_name: object, password: str | None) -> tuple[Identity, str]:

@@ -17,7 +17,8 @@ from weakref import WeakKeyDictionary
 from flask import Flask, current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from chat.extensions import db, socketio
+from chat import groupcommit
+from chat.extensions import db
 from chat.groupcommit import GroupCommit
 from chat.models import Message, utcnow
 from chat.store import autocommit
@@ -46,13 +47,7 @@ def save_grouped(sender_id: str, recipient_id: str, content: str, client_id: str
     """What ``save_message`` does, stored and committed in one transaction with the
     messages that arrived with it; returns once that transaction has committed."""
     app = current_app._get_current_object()
-    group = _GROUPS.get(app)
-    if group is None:
-        # A zero sleep, not a timer: a lone message waits for nothing.
-        pause = functools.partial(socketio.sleep, 0)
-        group = _GROUPS.setdefault(
-            app, GroupCommit(save_batch, int(app.config["GROUP_COMMIT_SIZE"]), pause)
-        )
+    group = groupcommit.of_app(_GROUPS, app, save_batch, int(app.config["GROUP_COMMIT_SIZE"]))
     outcome = group.submit(Draft(sender_id, recipient_id, content, client_id))
     if isinstance(outcome, Exception):
         raise outcome

@@ -22,7 +22,8 @@ from weakref import WeakKeyDictionary
 from flask import Flask, current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from chat.extensions import db, socketio
+from chat import groupcommit
+from chat.extensions import db
 from chat.groupcommit import GroupCommit
 from chat.models import User
 from chat.store import autocommit
@@ -54,12 +55,8 @@ def create(new: NewUser) -> int:
     this call leads the batch (on SQLite the only connection is needed by the batch).
     """
     app = current_app._get_current_object()
-    group = _GROUPS.get(app)
-    if group is None:
-        pause = functools.partial(socketio.sleep, 0)  # a lone sign-in waits for nothing
-        size = int(app.config["GROUP_COMMIT_SIZE"])
-        group = _GROUPS.setdefault(app, GroupCommit(create_batch, size, pause))
-    outcome = group.submit(new)
+    size = int(app.config["GROUP_COMMIT_SIZE"])
+    outcome = groupcommit.of_app(_GROUPS, app, create_batch, size).submit(new)
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
