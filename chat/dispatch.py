@@ -1,11 +1,12 @@
 """How a Socket.IO event reaches its handler: identity, validation, limits, errors as acks.
 
-``connect`` and ``disconnect`` go through Flask-SocketIO (they need the HTTP request: its
-cookie, its address). Every other event is registered directly on python-socketio's server
-by ``init_app``: Flask-SocketIO would build a Flask request context (request object, URL
-matching, a session copy) for each event, which measured as the largest single cost of a
-relayed message (docs/performance.md). These handlers get a plain app context instead, and
-find the connection's identity in its WSGI environ, where ``connect`` put it.
+``connect`` goes through Flask-SocketIO (it needs the HTTP request: its cookie, its
+address). Every other event, ``disconnect`` included, is registered directly on
+python-socketio's server by ``init_app``: Flask-SocketIO would build a Flask request context
+(request object, URL matching, a session opened from the cookie) for each event, which
+measured as the largest single cost of a relayed message (docs/performance.md). These
+handlers get a plain app context instead, and find the connection's identity in its WSGI
+environ, where ``connect`` put it.
 """
 
 from __future__ import annotations
@@ -169,6 +170,25 @@ def handler(
         return fn
 
     return decorator
+
+
+def on_close(fn: Callable[[str, object], None]) -> Callable[[str, object], None]:
+    """Declares ``fn(sid, reason)`` for ``disconnect``, run in the app context of the
+    connection; an exception it raises is logged and counted, never raised to the server."""
+
+    def on_disconnect(sid: str, reason: object = None) -> None:
+        environ = socketio.server.get_environ(sid)
+        if not environ:
+            return
+        with environ["flask.app"].app_context():
+            try:
+                fn(sid, reason)
+            except Exception as exc:  # a bug: the socket is gone all the same
+                db.session.rollback()
+                instrument.on_unexpected(exc, "disconnect")
+
+    _HANDLERS["disconnect"] = on_disconnect
+    return fn
 
 
 def init_app(app) -> None:

@@ -57,15 +57,15 @@ def on_connect(auth: object = None) -> None:
     )
 
 
-@socketio.on("disconnect")
-def on_disconnect(reason: object = None) -> None:
+@dispatch.on_close
+def on_disconnect(sid: str, reason: object) -> None:
     """A socket closing: announce the user offline only if it was their last socket anywhere."""
-    me = dispatch.identity(request.environ)
+    me = dispatch.identity(socketio.server.get_environ(sid))
     if me is None:
         return
     instrument.disconnected(me.user_id, reason)
-    if services().presence.disconnect(me.user_id, request.sid):
-        announce.submit(announce.Change(me.user_id, False, skip_sid=request.sid))
+    if services().presence.disconnect(me.user_id, sid):
+        announce.submit(announce.Change(me.user_id, False, skip_sid=sid))
 
 
 def start_presence(app: Flask) -> None:

@@ -90,6 +90,25 @@ def test_a_connect_that_fails_unexpectedly_is_refused(make_app, capsys):
     services(app).presence = type("Idle", (), {"close": lambda self: None})()
 
 
+def test_a_disconnect_that_fails_unexpectedly_is_logged_and_others_go_on(make_app, capsys):
+    app = make_app(LOG_FORMAT="json")
+    bob = open_tab(app, username="bob")
+    alice = open_tab(app, username="alice")
+    presence = services(app).presence
+    real_disconnect = presence.disconnect
+
+    def failing(user_id, sid):
+        raise RuntimeError("presence failed")
+
+    presence.disconnect = failing
+    bob.close()
+    presence.disconnect = real_disconnect
+    lines = [e for e in _chat_lines(capsys.readouterr().err) if e["event"] == "exception"]
+    assert [(e["socketEvent"], e["reason"]) for e in lines] == [("disconnect", "runtimeerror")]
+    assert "presence failed" in lines[0]["exc"]
+    assert alice.send(alice.user_id, "still here")["ok"] is True
+
+
 # --- a real process --------------------------------------------------------------------
 
 

@@ -128,6 +128,26 @@ def test_cookie_is_secure_over_https_only(client):
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+def test_a_new_secret_key_signs_at_once_and_a_retired_one_only_as_a_fallback(app, client):
+    name = app.config["SESSION_COOKIE_NAME"]
+
+    def logged_in(cookie: str) -> bool:
+        probe = app.test_client()  # a client of its own: a page may re-sign the cookie
+        probe.set_cookie(name, cookie)
+        return 'action="/login"' not in probe.get("/").get_data(as_text=True)
+
+    page_login(client, "alice")
+    signed_with_old = client.get_cookie(name).value
+    assert logged_in(signed_with_old)
+    app.config["SECRET_KEY_FALLBACKS"] = [app.secret_key]
+    app.config["SECRET_KEY"] = "a-new-secret-for-this-test"
+    assert logged_in(signed_with_old)  # still accepted, as a fallback
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    assert not logged_in(signed_with_old)
+    page_login(client, "bob")
+    assert logged_in(client.get_cookie(name).value)  # signed with the new key
+
+
 @pytest.mark.parametrize(("trusted", "secure"), [(1, True), (0, False)])
 def test_forwarded_https_is_believed_only_from_a_trusted_proxy(make_app, trusted, secure):
     client = make_app(TRUSTED_PROXIES=trusted).test_client()
