@@ -4,8 +4,8 @@
 // a closed tab: each File is kept in filestore.js (IndexedDB) as soon as it is chosen, and
 // listed in drafts.js at once, as "storing" until IndexedDB has it, so that a reload in
 // between shows what could not be kept (lost-files.js) instead of dropping it unseen. Send
-// hands its key on to the outbox; a cancelled upload hands its files back. Without
-// IndexedDB they wait in this tab's memory only.
+// hands its key on to the outbox once it is stored; a cancelled upload hands its files back.
+// Without IndexedDB they wait in this tab's memory only.
 
 import { cloneTemplate, els, reconcile, setAttr, setText } from "./dom.js";
 import { changeDraftFiles, DRAFT_FILES_KEY, draftFilePeers, draftFilesFor, markDraftFiles } from "./drafts.js";
@@ -22,9 +22,10 @@ const MAX_FILES = 10; // the most a message may carry
 const ui = { list: document.getElementById("chosen-files") };
 
 // peer userID -> [item], for each conversation this tab has shown. An item is a file's
-// {key, name, type, size, alt, upload?} with its peer, its <li>, `stored` (a promise: its
-// File is kept in filestore.js), `listed` (in drafts.js) and `gone` (removed or taken by
-// Send). `upload` is the entry the server gave it before its message was cancelled.
+// {key, name, type, size, alt, upload?} with its peer, its <li>, `storing` (true until
+// filestore.js is done with its File), `stored` (a promise of that moment), `listed` (in
+// drafts.js) and `gone` (removed or taken by Send). `upload` is the entry the server gave it
+// before its message was cancelled.
 const chosen = new Map();
 
 const listing = (item) => ({ key: item.key, name: item.name, type: item.type, size: item.size, alt: item.alt, upload: item.upload });
@@ -40,7 +41,7 @@ function setAlt(item, alt) {
 }
 
 function newItem(peer, f) {
-  const item = Object.assign({}, f, { peer: peer, li: cloneTemplate("chosen-file-template"), stored: Promise.resolve(), listed: false, gone: false });
+  const item = Object.assign({}, f, { peer: peer, li: cloneTemplate("chosen-file-template"), storing: false, stored: Promise.resolve(), listed: false, gone: false });
   const li = item.li;
   setText(li.querySelector(".chosen-name"), item.name);
   setText(li.querySelector(".chosen-size"), "(" + fileSize(item.size) + ")");
@@ -138,8 +139,23 @@ export function chooseFiles(files) {
   announce((names ? "Attached " + names + "; Send sends it with your message." : "") + more);
 }
 
-/** Takes the files waiting for `to`, leaving none: [{key, name, type, size, alt, upload?,
- * stored}], each File kept under its `key` in filestore.js once `stored` resolves. */
+const storingFor = (to) => itemsFor(to).filter((item) => item.storing);
+
+/** The names of the files waiting for `to` that filestore.js is still storing. */
+export function storingNames(to) {
+  return storingFor(to).map((item) => item.name);
+}
+
+/** Resolves once filestore.js is done with every file waiting for `to`, those chosen
+ * meanwhile too (in IndexedDB, or in this tab's memory when IndexedDB refused it). */
+export async function filesStored(to) {
+  for (let storing = storingFor(to); storing.length; storing = storingFor(to)) {
+    await Promise.all(storing.map((item) => item.stored));
+  }
+}
+
+/** Takes the files waiting for `to`, leaving none: [{key, name, type, size, alt, upload?}],
+ * each File kept under its `key` in filestore.js if it was stored (filesStored). */
 export function takeFiles(to) {
   if (!to) return [];
   const list = itemsFor(to);
@@ -149,7 +165,7 @@ export function takeFiles(to) {
   list.forEach(release);
   if (to === store.selected) renderChosen();
   if (list.length) announce("");
-  return list.map((item) => Object.assign(listing(item), { stored: item.stored }));
+  return list.map(listing);
 }
 
 /** Puts the files of a message taken back from the outbox (its entries: to upload, or
