@@ -5,7 +5,9 @@
 // listed in drafts.js at once, as "storing" until IndexedDB has it, so that a reload in
 // between shows what could not be kept (lost-files.js) instead of dropping it unseen. Send
 // hands its key on to the outbox once it is stored; a cancelled upload hands its files back.
-// Without IndexedDB they wait in this tab's memory only.
+// Without IndexedDB they wait in this tab's memory only. A composer holds at most the files
+// one message may carry (the server's limit): beyond it the first ones stay, and the status
+// line names those left out.
 
 import { cloneTemplate, els, reconcile, setAttr, setText } from "./dom.js";
 import { changeDraftFiles, DRAFT_FILES_KEY, draftFilePeers, draftFilesFor, markDraftFiles } from "./drafts.js";
@@ -14,10 +16,8 @@ import { fileSize } from "./format.js";
 import { markLost, renderLost } from "./lost-files.js";
 import { newClientId } from "./outbox.js";
 import { dropPreviews, isPicture, showPreview } from "./previews.js";
-import { store } from "./state.js";
+import { config, store } from "./state.js";
 import { announce } from "./uploader.js";
-
-const MAX_FILES = 10; // the most a message may carry
 
 const ui = { list: document.getElementById("chosen-files") };
 
@@ -110,13 +110,18 @@ export function renderChosen() {
   renderLost();
 }
 
+/** What the status line says of the files `names` that did not fit in the composer. */
+export function leftOut(names) {
+  return "Only " + config.maxAttachments + " files fit in one message; left out: " + names.join(", ") + ".";
+}
+
 /** Puts `files` beside the composer of the open conversation (up to the most a message may
- * carry) and keeps them; says what was taken. */
+ * carry) and keeps them; says what was taken, and what was not. */
 export function chooseFiles(files) {
   const to = store.selected;
   if (!files.length || !to) return;
   const list = itemsFor(to);
-  const taken = files.slice(0, Math.max(MAX_FILES - list.length, 0));
+  const taken = files.slice(0, Math.max(config.maxAttachments - list.length, 0));
   const items = taken.map((file) => newItem(to, { key: newClientId(), name: file.name, type: file.type, size: file.size, alt: "" }));
   items.forEach((item, i) => preview(item, taken[i]));
   // Listed at once, before IndexedDB has them, so that a reload meanwhile shows their loss.
@@ -134,9 +139,9 @@ export function chooseFiles(files) {
   for (const item of items) item.stored = stored;
   list.push(...items);
   renderChosen();
-  const names = taken.map((f) => f.name).join(", ");
-  const more = files.length > taken.length ? " Only " + MAX_FILES + " files fit in one message." : "";
-  announce((names ? "Attached " + names + "; Send sends it with your message." : "") + more);
+  const said = taken.length ? ["Attached " + taken.map((f) => f.name).join(", ") + "; Send sends it with your message."] : [];
+  if (files.length > taken.length) said.push(leftOut(files.slice(taken.length).map((f) => f.name)));
+  announce(said.join(" "));
 }
 
 const storingFor = (to) => itemsFor(to).filter((item) => item.storing);
@@ -168,24 +173,34 @@ export function takeFiles(to) {
   return list.map(listing);
 }
 
+// The item leaves the composer and the device: removed, or left out.
+function discard(item) {
+  drop(item);
+  if (item.listed) changeDraftFiles(item.peer, (l) => l.filter((x) => x.key !== item.key));
+  forgetFiles([item.key]);
+}
+
 /** Puts the files of a message taken back from the outbox (its entries: to upload, or
- * uploaded, each File still kept under its key) beside `peer`'s composer again, first. */
+ * uploaded, each File still kept under its key) beside `peer`'s composer again, first;
+ * returns the names of the files chosen since that no longer fit (they are discarded):
+ * the composer never holds more than one message may carry. */
 export function returnFiles(peer, entries) {
   const back = entries.map((a) => {
     const f = { key: a.key || newClientId(), name: a.name, type: a.type, size: a.size, alt: a.alt || "" };
     if (a.id !== undefined) f.upload = Object.assign({}, a, { key: undefined });
     return f;
   });
-  if (!back.length) return;
+  if (!back.length) return [];
+  const out = itemsFor(peer).slice(Math.max(config.maxAttachments - back.length, 0));
+  out.forEach(discard);
   changeDraftFiles(peer, (l) => back.concat(l));
-  if (chosen.has(peer)) chosen.set(peer, back.map((f) => restore(peer, f)).concat(chosen.get(peer)));
+  chosen.set(peer, back.map((f) => restore(peer, f)).concat(itemsFor(peer)));
   if (peer === store.selected) renderChosen();
+  return out.map((item) => item.name);
 }
 
 function remove(item) {
-  drop(item);
-  if (item.listed) changeDraftFiles(item.peer, (l) => l.filter((x) => x.key !== item.key));
-  forgetFiles([item.key]);
+  discard(item);
   announce("Removed " + item.name + ".");
   els.input.focus();
 }

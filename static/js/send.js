@@ -2,7 +2,7 @@
 // files uploaded first, outbox-files.js); the composer; Retry and Discard on a message that
 // was not sent; Cancel during an upload.
 
-import { filesStored, returnFiles, storingNames, takeFiles } from "./chosen-files.js";
+import { filesStored, leftOut, returnFiles, storingNames, takeFiles } from "./chosen-files.js";
 import { els } from "./dom.js";
 import { clearDrafts, saveDraft } from "./drafts.js";
 import { isEditing, submitEdit } from "./editing.js";
@@ -45,11 +45,11 @@ function markFailed(clientId, detail, permanent) {
 
 // A cancelled upload takes its message back: gone from the outbox, its files beside the
 // composer again (those already uploaded with their ids, so that Send does not upload them
-// twice), its text in the composer.
+// twice), its text in the composer. Files chosen meanwhile that no longer fit are left out.
 function cancelled(m) {
-  returnFiles(m.to, queuedFiles(m.clientId)); // listed before the outbox lets go of them
+  const out = returnFiles(m.to, queuedFiles(m.clientId)); // listed before the outbox lets go of them
   dropFromOutbox(m.clientId);
-  announce("Upload cancelled.");
+  announce("Upload cancelled." + (out.length ? " " + leftOut(out) : ""));
   if (m.to === store.selected && !els.input.value) {
     els.input.value = m.content;
     saveDraft(m.to, m.content);
