@@ -17,7 +17,7 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat import relative_time, relay, roster, store
+from chat import attachments, relative_time, relay, roster, store
 from chat.extensions import db, socketio
 from chat.forms import LoginForm, LogoutForm, MessageForm, SettingsForm
 from chat.services import services
@@ -88,6 +88,7 @@ def index():
         max_length=config["MAX_MESSAGE_LENGTH"],
         users_limit=config["USERS_LIST_LIMIT"],
         edit_window=config.get("EDIT_WINDOW_S", 900),
+        max_attachments=attachments.MAX_PER_MESSAGE,
     )
 
 

@@ -4,8 +4,10 @@
 // a closed tab: each File is kept in filestore.js (IndexedDB) as soon as it is chosen, and
 // listed in drafts.js at once, as "storing" until IndexedDB has it, so that a reload in
 // between shows what could not be kept (lost-files.js) instead of dropping it unseen. Send
-// hands its key on to the outbox; a cancelled upload hands its files back. Without
-// IndexedDB they wait in this tab's memory only.
+// hands its key on to the outbox once it is stored; a cancelled upload hands its files back.
+// Without IndexedDB they wait in this tab's memory only. A composer holds at most the files
+// one message may carry (the server's limit): beyond it the first ones stay, and the status
+// line names those left out.
 
 import { cloneTemplate, els, reconcile, setAttr, setText } from "./dom.js";
 import { changeDraftFiles, DRAFT_FILES_KEY, draftFilePeers, draftFilesFor, markDraftFiles } from "./drafts.js";
@@ -14,17 +16,16 @@ import { fileSize } from "./format.js";
 import { markLost, renderLost } from "./lost-files.js";
 import { newClientId } from "./outbox.js";
 import { dropPreviews, isPicture, showPreview } from "./previews.js";
-import { store } from "./state.js";
+import { config, store } from "./state.js";
 import { announce } from "./uploader.js";
-
-const MAX_FILES = 10; // the most a message may carry
 
 const ui = { list: document.getElementById("chosen-files") };
 
 // peer userID -> [item], for each conversation this tab has shown. An item is a file's
-// {key, name, type, size, alt, upload?} with its peer, its <li>, `stored` (a promise: its
-// File is kept in filestore.js), `listed` (in drafts.js) and `gone` (removed or taken by
-// Send). `upload` is the entry the server gave it before its message was cancelled.
+// {key, name, type, size, alt, upload?} with its peer, its <li>, `storing` (true until
+// filestore.js is done with its File), `stored` (a promise of that moment), `listed` (in
+// drafts.js) and `gone` (removed or taken by Send). `upload` is the entry the server gave it
+// before its message was cancelled.
 const chosen = new Map();
 
 const listing = (item) => ({ key: item.key, name: item.name, type: item.type, size: item.size, alt: item.alt, upload: item.upload });
@@ -40,7 +41,7 @@ function setAlt(item, alt) {
 }
 
 function newItem(peer, f) {
-  const item = Object.assign({}, f, { peer: peer, li: cloneTemplate("chosen-file-template"), stored: Promise.resolve(), listed: false, gone: false });
+  const item = Object.assign({}, f, { peer: peer, li: cloneTemplate("chosen-file-template"), storing: false, stored: Promise.resolve(), listed: false, gone: false });
   const li = item.li;
   setText(li.querySelector(".chosen-name"), item.name);
   setText(li.querySelector(".chosen-size"), "(" + fileSize(item.size) + ")");
@@ -109,13 +110,18 @@ export function renderChosen() {
   renderLost();
 }
 
+/** What the status line says of the files `names` that did not fit in the composer. */
+export function leftOut(names) {
+  return "Only " + config.maxAttachments + " files fit in one message; left out: " + names.join(", ") + ".";
+}
+
 /** Puts `files` beside the composer of the open conversation (up to the most a message may
- * carry) and keeps them; says what was taken. */
+ * carry) and keeps them; says what was taken, and what was not. */
 export function chooseFiles(files) {
   const to = store.selected;
   if (!files.length || !to) return;
   const list = itemsFor(to);
-  const taken = files.slice(0, Math.max(MAX_FILES - list.length, 0));
+  const taken = files.slice(0, Math.max(config.maxAttachments - list.length, 0));
   const items = taken.map((file) => newItem(to, { key: newClientId(), name: file.name, type: file.type, size: file.size, alt: "" }));
   items.forEach((item, i) => preview(item, taken[i]));
   // Listed at once, before IndexedDB has them, so that a reload meanwhile shows their loss.
@@ -133,13 +139,28 @@ export function chooseFiles(files) {
   for (const item of items) item.stored = stored;
   list.push(...items);
   renderChosen();
-  const names = taken.map((f) => f.name).join(", ");
-  const more = files.length > taken.length ? " Only " + MAX_FILES + " files fit in one message." : "";
-  announce((names ? "Attached " + names + "; Send sends it with your message." : "") + more);
+  const said = taken.length ? ["Attached " + taken.map((f) => f.name).join(", ") + "; Send sends it with your message."] : [];
+  if (files.length > taken.length) said.push(leftOut(files.slice(taken.length).map((f) => f.name)));
+  announce(said.join(" "));
 }
 
-/** Takes the files waiting for `to`, leaving none: [{key, name, type, size, alt, upload?,
- * stored}], each File kept under its `key` in filestore.js once `stored` resolves. */
+const storingFor = (to) => itemsFor(to).filter((item) => item.storing);
+
+/** The names of the files waiting for `to` that filestore.js is still storing. */
+export function storingNames(to) {
+  return storingFor(to).map((item) => item.name);
+}
+
+/** Resolves once filestore.js is done with every file waiting for `to`, those chosen
+ * meanwhile too (in IndexedDB, or in this tab's memory when IndexedDB refused it). */
+export async function filesStored(to) {
+  for (let storing = storingFor(to); storing.length; storing = storingFor(to)) {
+    await Promise.all(storing.map((item) => item.stored));
+  }
+}
+
+/** Takes the files waiting for `to`, leaving none: [{key, name, type, size, alt, upload?}],
+ * each File kept under its `key` in filestore.js if it was stored (filesStored). */
 export function takeFiles(to) {
   if (!to) return [];
   const list = itemsFor(to);
@@ -149,27 +170,37 @@ export function takeFiles(to) {
   list.forEach(release);
   if (to === store.selected) renderChosen();
   if (list.length) announce("");
-  return list.map((item) => Object.assign(listing(item), { stored: item.stored }));
+  return list.map(listing);
+}
+
+// The item leaves the composer and the device: removed, or left out.
+function discard(item) {
+  drop(item);
+  if (item.listed) changeDraftFiles(item.peer, (l) => l.filter((x) => x.key !== item.key));
+  forgetFiles([item.key]);
 }
 
 /** Puts the files of a message taken back from the outbox (its entries: to upload, or
- * uploaded, each File still kept under its key) beside `peer`'s composer again, first. */
+ * uploaded, each File still kept under its key) beside `peer`'s composer again, first;
+ * returns the names of the files chosen since that no longer fit (they are discarded):
+ * the composer never holds more than one message may carry. */
 export function returnFiles(peer, entries) {
   const back = entries.map((a) => {
     const f = { key: a.key || newClientId(), name: a.name, type: a.type, size: a.size, alt: a.alt || "" };
     if (a.id !== undefined) f.upload = Object.assign({}, a, { key: undefined });
     return f;
   });
-  if (!back.length) return;
+  if (!back.length) return [];
+  const out = itemsFor(peer).slice(Math.max(config.maxAttachments - back.length, 0));
+  out.forEach(discard);
   changeDraftFiles(peer, (l) => back.concat(l));
-  if (chosen.has(peer)) chosen.set(peer, back.map((f) => restore(peer, f)).concat(chosen.get(peer)));
+  chosen.set(peer, back.map((f) => restore(peer, f)).concat(itemsFor(peer)));
   if (peer === store.selected) renderChosen();
+  return out.map((item) => item.name);
 }
 
 function remove(item) {
-  drop(item);
-  if (item.listed) changeDraftFiles(item.peer, (l) => l.filter((x) => x.key !== item.key));
-  forgetFiles([item.key]);
+  discard(item);
   announce("Removed " + item.name + ".");
   els.input.focus();
 }

@@ -31,10 +31,9 @@ function reusable(f) {
   return f.upload && (f.upload.alt || "") === (f.alt || "");
 }
 
-/** Outbox entries for a message's `files` (chosen-files.js takeFiles: kept in filestore.js
- * under their keys since they were chosen); resolves once they are stored. */
-export async function stageFiles(files) {
-  await Promise.all(files.map((f) => f.stored));
+/** Outbox entries for a message's `files` (chosen-files.js takeFiles, once filesStored: kept
+ * in filestore.js under their keys). */
+export function stageFiles(files) {
   return files.map((f) => {
     if (reusable(f)) return Object.assign({}, f.upload, { key: f.key });
     return { key: f.key, name: f.name, type: f.type, size: f.size, alt: f.alt || undefined };

@@ -2,7 +2,7 @@
 // files uploaded first, outbox-files.js); the composer; Retry and Discard on a message that
 // was not sent; Cancel during an upload.
 
-import { returnFiles, takeFiles } from "./chosen-files.js";
+import { filesStored, leftOut, returnFiles, storingNames, takeFiles } from "./chosen-files.js";
 import { els } from "./dom.js";
 import { clearDrafts, saveDraft } from "./drafts.js";
 import { isEditing, submitEdit } from "./editing.js";
@@ -22,6 +22,7 @@ const PERMANENT = new Set(["invalid_payload", "unknown_recipient", "too_long", "
 let flushing = false;
 let flushTimer = null;
 let generation = 0; // bumped on disconnect: acks of an older connection are only data
+let queueing = false; // Send was pressed and waits for its files to be stored
 
 function nextToSend() {
   for (const p of outbox()) {
@@ -44,11 +45,11 @@ function markFailed(clientId, detail, permanent) {
 
 // A cancelled upload takes its message back: gone from the outbox, its files beside the
 // composer again (those already uploaded with their ids, so that Send does not upload them
-// twice), its text in the composer.
+// twice), its text in the composer. Files chosen meanwhile that no longer fit are left out.
 function cancelled(m) {
-  returnFiles(m.to, queuedFiles(m.clientId)); // listed before the outbox lets go of them
+  const out = returnFiles(m.to, queuedFiles(m.clientId)); // listed before the outbox lets go of them
   dropFromOutbox(m.clientId);
-  announce("Upload cancelled.");
+  announce("Upload cancelled." + (out.length ? " " + leftOut(out) : ""));
   if (m.to === store.selected && !els.input.value) {
     els.input.value = m.content;
     saveDraft(m.to, m.content);
@@ -137,21 +138,40 @@ function retrySend(clientId) {
   flush();
 }
 
+// Until the files Send takes are stored, the text and the files stay in the composer (its
+// text read-only), where drafts.js keeps them: a reload or a closed tab meanwhile finds them
+// there, a file IndexedDB never got as a notice (lost-files.js). Only then does the message
+// move to the outbox, text and files at once, so that it never names a file missing from
+// IndexedDB (another tab of the user, sending it, would find nothing to upload).
+async function filesKept(to) {
+  const storing = storingNames(to);
+  if (!storing.length) return;
+  queueing = true;
+  els.input.readOnly = true;
+  announce("Sending once " + storing.join(", ") + (storing.length > 1 ? " are" : " is") + " stored on this device.");
+  await filesStored(to);
+  els.input.readOnly = false;
+  queueing = false;
+}
+
 /** Queues the composer's text and the files waiting for the open conversation
- * (chosen-files.js) as one message, and empties the composer. */
+ * (chosen-files.js) as one message once the files are stored, and empties the composer. */
 async function queueMessage() {
   const to = store.selected;
+  if (!to || queueing) return;
   const content = els.input.value;
+  await filesKept(to);
   const files = takeFiles(to);
-  if (!to || (!content.trim() && !files.length)) return;
+  if (!content.trim() && !files.length) return;
   const m = { clientId: newClientId(), content: content, from: me.userID, to: to, queuedAt: new Date().toISOString() };
-  els.input.value = "";
-  saveDraft(to, "");
-  resetTyping();
-  els.input.focus();
-  // The files are stored before the message is queued: every tab that sees it finds them.
-  if (files.length) m.attachments = await stageFiles(files);
+  if (files.length) m.attachments = stageFiles(files);
   changeOutbox((list) => list.concat([m]));
+  saveDraft(to, "");
+  if (to === store.selected) {
+    els.input.value = "";
+    els.input.focus();
+  }
+  resetTyping();
   renderConversation("bottom");
   flush();
 }

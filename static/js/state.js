@@ -11,6 +11,7 @@ export const config = {
   usersLimit: Number(app.dataset.usersLimit) || Infinity,
   sendTimeoutMs: 10000,
   editWindowS: Number(app.dataset.editWindow) || 900,
+  maxAttachments: Number(app.dataset.maxAttachments), // the server's limit per message
 };
 
 export const store = {

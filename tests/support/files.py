@@ -83,3 +83,38 @@ def stored_counts(db_path, sender_id: str) -> tuple[int, int]:
         messages = db.execute("SELECT count(*) FROM messages WHERE sender_id = ?", (sender_id,))
         files = db.execute("SELECT count(*) FROM attachments WHERE uploader_id = ?", (sender_id,))
         return messages.fetchone()[0], files.fetchone()[0]
+
+
+# The page's IndexedDB writes (filestore.js) wait until `releaseStores()`: each readwrite
+# transaction is recorded, not opened, and replayed, with its handlers, on release. A page
+# reloaded meanwhile never wrote them, as if it went away before IndexedDB finished.
+HOLD_STORES = """() => {
+  const real = IDBDatabase.prototype.transaction;
+  const held = [];
+  window.releaseStores = () => {
+    IDBDatabase.prototype.transaction = real;
+    for (const replay of held.splice(0)) replay();
+  };
+  IDBDatabase.prototype.transaction = function (names, mode) {
+    if (mode !== "readwrite") return real.apply(this, arguments);
+    const ops = [];
+    const record = (op) => (...args) => { ops.push([op, args]); };
+    const tx = { objectStore: () => ({ put: record("put"), delete: record("delete") }) };
+    held.push(() => {
+      const done = real.call(this, names, mode);
+      for (const [op, args] of ops) done.objectStore(names)[op](...args);
+      for (const handler of ["oncomplete", "onerror", "onabort"]) done[handler] = tx[handler];
+    });
+    return tx;
+  };
+}"""
+
+
+def hold_stores(page: Page) -> None:
+    """Holds ``page``'s IndexedDB writes until ``release_stores`` (or a reload)."""
+    page.evaluate(HOLD_STORES)
+
+
+def release_stores(page: Page) -> None:
+    """Lets ``page``'s held IndexedDB writes happen, and those after them."""
+    page.evaluate("releaseStores()")
