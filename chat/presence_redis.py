@@ -6,17 +6,19 @@ The scripts that take each decision atomically are in ``chat/lua/presence_*.lua`
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
 import redis
 
 from chat import metrics
+from chat.groupcommit import GroupCommit
 from chat.presence import Announce, Spawn
 from chat.redisclient import lua
 
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # Heartbeats between two comparisons of this process's sockets with what Redis holds.
 RECONCILE_EVERY = 12
+# Sockets recorded by one script call at most: a script holds Redis for its whole run.
+ARRIVALS_BATCH = 256
 
 
 class RedisPresence:
@@ -58,6 +62,9 @@ class RedisPresence:
         self.grace_ms = 0
         self.changes = f"{prefix}changes"  # the channel of placement changes
         self._connect = self.redis.register_script(lua("presence_connect"))
+        # The pause is time's zero sleep: gevent's under gunicorn, a thread's yield otherwise.
+        pause = functools.partial(time.sleep, 0)
+        self._arrivals = GroupCommit(self._connect_batch, ARRIVALS_BATCH, pause)
         self._disconnect = self.redis.register_script(lua("presence_disconnect"))
         self._resolve = self.redis.register_script(lua("presence_resolve"))
         self._purge = self.redis.register_script(lua("presence_purge"))
@@ -80,15 +87,27 @@ class RedisPresence:
         ]
 
     def connect(self, user_id: str, sid: str, session_id: int = 0) -> bool:
-        """Records an accepted socket; True when it is the user's first one anywhere."""
+        """Records an accepted socket; True when it is the user's first one anywhere.
+
+        The sockets of a burst reach Redis together, in one script call for those accepted
+        while one runs (``chat.groupcommit``'s scheme: a lone socket's is sent at once).
+        """
         self._local[sid] = (user_id, session_id)
+        return self._arrivals.submit((user_id, sid, session_id))
+
+    def _connect_batch(self, sockets: Sequence[tuple[str, str, int]]) -> list[bool]:
+        p = self.prefix
+        keys = [f"{p}proc:{self.proc}", f"{p}online", f"{p}pending", self.changes]
+        keys += [f"{p}user:{user_id}" for user_id, _, _ in sockets]
+        args: list[object] = [self.proc]
+        for user_id, sid, session_id in sockets:
+            args += [sid, user_id, session_id]
         try:
-            args = [sid, user_id, session_id, self.proc]
-            return bool(self._connect(keys=self._keys(user_id), args=args))
+            return [bool(flag) for flag in self._connect(keys=keys, args=args)]
         except redis.RedisError:
-            log.warning("presence: Redis unreachable on connect user=%s", user_id)
+            log.warning("presence: Redis unreachable on connect of %d sockets", len(sockets))
             self._dirty = True
-            return True
+            return [True] * len(sockets)
 
     def disconnect(self, user_id: str, sid: str) -> bool:
         """Forgets a closed socket; True when it was the user's last one anywhere.

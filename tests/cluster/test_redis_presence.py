@@ -20,6 +20,7 @@ from flask import Flask, current_app
 from chat.presence_redis import RECONCILE_EVERY, RedisPresence
 from chat.redisclient import connect
 from deploy.launch import free_port
+from tests.support.batching import Held, behind_the_first
 from tests.support.shared_redis import REDIS_URL
 
 
@@ -53,6 +54,31 @@ def test_a_user_with_tabs_on_two_processes_goes_offline_once(redis_prefix):
     assert two.disconnect("u", "tab2") is True
     assert two.disconnect("u", "tab2") is False  # a repeated close decides nothing twice
     assert one.online() == set()
+
+
+def test_a_burst_of_sockets_reaches_redis_in_one_script_call(redis_prefix):
+    presence = process(redis_prefix)
+    calls: list[int] = []
+    script = presence._connect
+
+    def counted(keys, args):
+        calls.append(len(keys) - 4)  # one user hash per socket after the four shared keys
+        return script(keys=keys, args=args)
+
+    held = Held(counted)
+    presence._connect = held
+    sockets = [("u1", "a"), ("u2", "b"), ("u2", "c"), ("u3", "d")]
+    firsts: dict[str, bool] = {}
+
+    def connect(_i: int, socket: tuple[str, str]) -> None:
+        firsts[socket[1]] = presence.connect(*socket)
+
+    behind_the_first(connect, sockets, held, presence._arrivals.pending)
+    assert calls == [1, 3]  # the first alone (held), then the three queued meanwhile
+    # u2's second tab in the same call: its user was online already.
+    assert firsts == {"a": True, "b": True, "c": False, "d": True}
+    assert presence.online() == {"u1", "u2", "u3"} and presence.sids("u2") == {"b", "c"}
+    assert process(redis_prefix).sids("u3") == {"d"}
 
 
 def test_sids_span_processes_and_sessions(redis_prefix):
