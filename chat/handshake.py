@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, join_room
-from pydantic import BaseModel, ConfigDict
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,21 +25,20 @@ log = logging.getLogger(__name__)
 _NO_BLOCKS = store.Relations(frozenset(), frozenset())
 
 
-class Auth(BaseModel):
+class Auth(NamedTuple):
     """The CONNECT packet's ``auth``; anything unusable reads as absent."""
 
-    model_config = ConfigDict(extra="ignore")
     sessionID: str | None = None
     username: str | None = None
     password: str | None = None
 
     @classmethod
     def parse(cls, raw: object) -> Auth:
-        """Lenient: a malformed auth object is treated as no credentials."""
+        """Lenient: a malformed auth object is treated as no credentials, a field that is
+        not a string as absent, and unknown keys are ignored."""
         if not isinstance(raw, dict):
             return cls()
-        fields = {k: v for k, v in raw.items() if k in cls.model_fields and isinstance(v, str)}
-        return cls(**fields)
+        return cls(*(value if isinstance(value := raw.get(k), str) else None for k in cls._fields))
 
 
 class Accepted(NamedTuple):
