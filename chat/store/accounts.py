@@ -118,7 +118,9 @@ def _create(name: str, key: str, password: str | None, session_row: dict) -> Ide
     with it (chat.store.signups); raises UsernameTaken (nothing written) if it is taken."""
     # Whatever this session read or wrote so far (a resume's expired sessions) is committed
     # first: the batch may run on this session, and on SQLite needs its one connection.
-    db.session.commit()
+    # Most new names come with nothing: an empty commit still begins and ends a transaction.
+    if db.session().in_transaction():
+        db.session.commit()
     user_id = secrets.token_hex(8)
     new = signups.NewUser(
         user_id,
