@@ -22,7 +22,8 @@ const PERMANENT = new Set(["invalid_payload", "unknown_recipient", "too_long", "
 let flushing = false;
 let flushTimer = null;
 let generation = 0; // bumped on disconnect: acks of an older connection are only data
-let queueing = false; // Send was pressed and waits for its files to be stored
+let queueing = null; // the conversation whose Send was pressed and waits for its files to be stored
+let heldBack = []; // messages of that conversation cancelled meanwhile (see queueMessage)
 
 function nextToSend() {
   for (const p of outbox()) {
@@ -72,6 +73,7 @@ function cancelled(m) {
   const out = returnFiles(m.to, queuedFiles(m.clientId)); // listed before the outbox lets go of them
   dropFromOutbox(m.clientId);
   const textBack = giveTextBack(m);
+  if (textBack && m.to === queueing) heldBack.push(m);
   announce("Upload cancelled." + (textBack ? " Its text is back in the draft." : "") + (out.length ? " " + leftOut(out) : ""));
 }
 
@@ -165,12 +167,10 @@ function retrySend(clientId) {
 async function filesKept(to) {
   const storing = storingNames(to);
   if (!storing.length) return;
-  queueing = true;
   els.input.readOnly = true;
   announce("Sending once " + storing.join(", ") + (storing.length > 1 ? " are" : " is") + " stored on this device.");
   await filesStored(to);
   els.input.readOnly = false;
-  queueing = false;
 }
 
 /** Queues the composer's text and the files waiting for the open conversation
@@ -179,7 +179,10 @@ async function queueMessage() {
   const to = store.selected;
   if (!to || queueing) return;
   const content = els.input.value;
+  queueing = to;
   await filesKept(to);
+  queueing = null;
+  const cancelledMeanwhile = heldBack.splice(0);
   const files = takeFiles(to);
   if (!content.trim() && !files.length) return;
   const m = { clientId: newClientId(), content: content, from: me.userID, to: to, queuedAt: new Date().toISOString() };
@@ -190,6 +193,9 @@ async function queueMessage() {
     els.input.value = "";
     els.input.focus();
   }
+  // A text cancelled while this Send waited went into the draft before the text it took,
+  // which the composer has just let go of with it: it goes back again, on its own.
+  for (const c of cancelledMeanwhile) giveTextBack(c);
   resetTyping();
   renderConversation("bottom");
   flush();

@@ -14,10 +14,12 @@ from tests.support.browser import Uplink, conversation, messages, unique
 from tests.support.files import (
     choose,
     files_on_device,
+    hold_stores,
     kept,
     loaded,
     png,
     press_send,
+    release_stores,
     stored_counts,
     waiting,
 )
@@ -170,4 +172,27 @@ def test_a_cancelled_text_waits_behind_an_edit(people):
     # The edit keeps the composer; the draft it hides, shown when it ends, has the text.
     expect(box).to_have_value("hello")
     box.press("Escape")
+    expect(box).to_have_value("the slow one")
+
+
+def test_a_text_cancelled_while_send_waits_for_storing_comes_back_after_it(people):
+    alice, bob = conversation(people)
+    page = alice.page
+    Uplink(page).limit(10_000)
+    box = page.get_by_label("Message", exact=True)
+    box.fill("the slow one")
+    choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
+    press_send(page)
+    uploading(page, "slow.bin")
+    # The next message's Send takes the composer's text and waits for its file to be stored.
+    hold_stores(page)
+    box.fill("the next one")
+    choose(page, "notes.txt", "text/plain", b"notes")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#upload-status")).to_have_text(re.compile("^Sending once notes.txt"))
+    cancel_the_upload_of(page, "slow.bin", TEXT_BACK)
+    release_stores(page)
+    expect(messages(bob.page).filter(has_text="the next one")).to_have_count(1)
+    expect(box).to_have_value("the slow one")
+    page.reload()
     expect(box).to_have_value("the slow one")
