@@ -31,6 +31,12 @@ function startEdit(id) {
   els.input.setSelectionRange(m.content.length, m.content.length);
 }
 
+/** Makes `text` the draft that an edit in progress in `peerId`'s conversation hides (and
+ * gives back when it ends); nothing when no edit is in progress there. */
+export function hideDraft(peerId, text) {
+  if (editing && editing.peerId === peerId) editing.draft = text;
+}
+
 /** Leaves editing: the composer gets its draft back. */
 export function cancelEdit() {
   if (!editing) return;

@@ -4,8 +4,8 @@
 
 import { filesStored, leftOut, returnFiles, storingNames, takeFiles } from "./chosen-files.js";
 import { els } from "./dom.js";
-import { clearDrafts, saveDraft } from "./drafts.js";
-import { isEditing, submitEdit } from "./editing.js";
+import { clearDrafts, draftFor, saveDraft } from "./drafts.js";
+import { hideDraft, isEditing, submitEdit } from "./editing.js";
 import { renderConversation } from "./conversation.js";
 import { forgetAllFiles, sweepFiles } from "./filestore.js";
 import { changeOutbox, dropFromOutbox, newClientId, outbox, OUTBOX_KEY, patchQueued, saveOutbox } from "./outbox.js";
@@ -22,7 +22,8 @@ const PERMANENT = new Set(["invalid_payload", "unknown_recipient", "too_long", "
 let flushing = false;
 let flushTimer = null;
 let generation = 0; // bumped on disconnect: acks of an older connection are only data
-let queueing = false; // Send was pressed and waits for its files to be stored
+let queueing = null; // the conversation whose Send was pressed and waits for its files to be stored
+let heldBack = []; // messages of that conversation cancelled meanwhile (see queueMessage)
 
 function nextToSend() {
   for (const p of outbox()) {
@@ -43,17 +44,37 @@ function markFailed(clientId, detail, permanent) {
   patchQueued(clientId, { failed: detail, permanent: permanent });
 }
 
+// A cancelled message's text goes back into its conversation's draft, before what was typed
+// there since (the next message, begun during the upload: neither may be lost), and into
+// the composer at once when it shows that draft, the caret staying in the text it was in.
+// An edit in progress there hides the draft: the composer shows it when the edit ends.
+// False when there was no text to give back.
+function giveTextBack(m) {
+  if (!m.content.trim()) return false;
+  const shown = m.to === store.selected && !isEditing();
+  const since = shown ? els.input.value : draftFor(m.to);
+  const text = since.trim() ? m.content + "\n" + since : m.content;
+  saveDraft(m.to, text);
+  if (shown) {
+    const shift = text.length - since.length;
+    const [start, end] = [els.input.selectionStart + shift, els.input.selectionEnd + shift];
+    els.input.value = text;
+    els.input.setSelectionRange(start, end);
+  } else {
+    hideDraft(m.to, text);
+  }
+  return true;
+}
+
 // A cancelled upload takes its message back: gone from the outbox, its files beside the
 // composer again (those already uploaded with their ids, so that Send does not upload them
-// twice), its text in the composer. Files chosen meanwhile that no longer fit are left out.
+// twice), its text in its draft. Files chosen meanwhile that no longer fit are left out.
 function cancelled(m) {
   const out = returnFiles(m.to, queuedFiles(m.clientId)); // listed before the outbox lets go of them
   dropFromOutbox(m.clientId);
-  announce("Upload cancelled." + (out.length ? " " + leftOut(out) : ""));
-  if (m.to === store.selected && !els.input.value) {
-    els.input.value = m.content;
-    saveDraft(m.to, m.content);
-  }
+  const textBack = giveTextBack(m);
+  if (textBack && m.to === queueing) heldBack.push(m);
+  announce("Upload cancelled." + (textBack ? " Its text is back in the draft." : "") + (out.length ? " " + leftOut(out) : ""));
 }
 
 // Uploads `m`'s files, then goes on (its send, or what stopped it).
@@ -146,12 +167,10 @@ function retrySend(clientId) {
 async function filesKept(to) {
   const storing = storingNames(to);
   if (!storing.length) return;
-  queueing = true;
   els.input.readOnly = true;
   announce("Sending once " + storing.join(", ") + (storing.length > 1 ? " are" : " is") + " stored on this device.");
   await filesStored(to);
   els.input.readOnly = false;
-  queueing = false;
 }
 
 /** Queues the composer's text and the files waiting for the open conversation
@@ -160,7 +179,10 @@ async function queueMessage() {
   const to = store.selected;
   if (!to || queueing) return;
   const content = els.input.value;
+  queueing = to;
   await filesKept(to);
+  queueing = null;
+  const cancelledMeanwhile = heldBack.splice(0);
   const files = takeFiles(to);
   if (!content.trim() && !files.length) return;
   const m = { clientId: newClientId(), content: content, from: me.userID, to: to, queuedAt: new Date().toISOString() };
@@ -171,6 +193,9 @@ async function queueMessage() {
     els.input.value = "";
     els.input.focus();
   }
+  // A text cancelled while this Send waited went into the draft before the text it took,
+  // which the composer has just let go of with it: it goes back again, on its own.
+  for (const c of cancelledMeanwhile) giveTextBack(c);
   resetTyping();
   renderConversation("bottom");
   flush();

@@ -1,6 +1,7 @@
 """Cancel during an upload in Chromium (issue 15): the message is taken back, its text into
-the composer and its files beside it, previews and all, through a reload; Send sends them
-again without uploading twice what the server already has."""
+its conversation's draft (before what was typed since) and its files beside the composer,
+previews and all, through a reload; Send sends them again without uploading twice what the
+server already has."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import Uplink, conversation, messages
+from tests.support.browser import Uplink, conversation, messages, unique
 from tests.support.files import (
     choose,
     files_on_device,
+    hold_stores,
     kept,
     loaded,
     png,
     press_send,
+    release_stores,
     stored_counts,
     waiting,
 )
@@ -34,12 +37,19 @@ def uploads_of(page: Page) -> list:
     return seen
 
 
-def cancel_the_upload_of(page: Page, name: str) -> None:
-    """Waits for the upload of ``name`` and presses Cancel."""
+TEXT_BACK = "Upload cancelled. Its text is back in the draft."
+
+
+def uploading(page: Page, name: str) -> None:
+    """Waits until the upload of ``name`` is under way."""
     expect(page.get_by_role("progressbar", name="Uploading " + name)).to_be_visible()
+
+
+def cancel_the_upload_of(page: Page, name: str, status: str = "Upload cancelled.") -> None:
+    """Waits for the upload of ``name``, presses Cancel and sees ``status`` said."""
+    uploading(page, name)
     page.get_by_role("button", name="Cancel").click()
-    expect(page.locator("#upload-status")).to_have_text("Upload cancelled.")
-    expect(messages(page)).to_have_count(0)
+    expect(page.locator("#upload-status")).to_have_text(status)
 
 
 def test_a_cancelled_upload_gives_its_files_back(people, server):
@@ -54,7 +64,8 @@ def test_a_cancelled_upload_gives_its_files_back(people, server):
     choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
     first_round = uploads_of(page)
     press_send(page)
-    cancel_the_upload_of(page, "slow.bin")
+    cancel_the_upload_of(page, "slow.bin", TEXT_BACK)
+    expect(messages(page)).to_have_count(0)
     assert len(first_round) == 2  # the picture was uploaded before Cancel
     expect(box).to_have_value("the slow one")
     expect(waiting(page).get_by_role("listitem")).to_have_count(2)
@@ -92,6 +103,7 @@ def test_a_description_changed_after_cancel_goes_with_a_new_upload(people):
     choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
     press_send(page)
     cancel_the_upload_of(page, "slow.bin")
+    expect(messages(page)).to_have_count(0)
     described = page.get_by_role("textbox", name="Describe this image (sunset.png)")
     expect(described).to_have_value("A red sky")
     # The picture the server has says "A red sky": another description needs another upload.
@@ -104,3 +116,83 @@ def test_a_description_changed_after_cancel_goes_with_a_new_upload(people):
     expect(sent.get_by_role("img", name="A red sky at dusk")).to_be_visible()
     expect(sent).to_have_count(1)
     assert len(again) == 1
+
+
+def test_text_typed_during_the_upload_follows_the_cancelled_text(people):
+    alice, _bob = conversation(people, both=False)
+    page = alice.page
+    Uplink(page).limit(10_000)
+    box = page.get_by_label("Message", exact=True)
+    box.fill("the slow one")
+    choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
+    press_send(page)
+    uploading(page, "slow.bin")
+    box.fill("the next one")
+    cancel_the_upload_of(page, "slow.bin", TEXT_BACK)
+    # Neither text is lost: the cancelled one first, as it was written first.
+    expect(box).to_have_value("the slow one\nthe next one")
+    page.reload()
+    expect(box).to_have_value("the slow one\nthe next one")
+    expect(waiting(page)).to_contain_text("slow.bin")
+
+
+def test_a_cancelled_text_waits_in_its_own_conversation(people):
+    alice, bob = conversation(people, both=False)
+    carol = people("carol").login(unique("carol"))
+    page = alice.page
+    Uplink(page).limit(10_000)
+    box = page.get_by_label("Message", exact=True)
+    box.fill("for bob")
+    choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
+    press_send(page)
+    uploading(page, "slow.bin")
+    alice.open_chat(carol.username)
+    box.fill("for carol")
+    cancel_the_upload_of(page, "slow.bin", TEXT_BACK)
+    expect(box).to_have_value("for carol")
+    alice.open_chat(bob.username)
+    expect(box).to_have_value("for bob")
+    expect(waiting(page)).to_contain_text("slow.bin")
+
+
+def test_a_cancelled_text_waits_behind_an_edit(people):
+    alice, _bob = conversation(people, both=False)
+    page = alice.page
+    alice.send("hello")
+    expect(messages(page).locator(".state")).to_have_text([re.compile("^(Sent|Read)$")])
+    Uplink(page).limit(10_000)
+    box = page.get_by_label("Message", exact=True)
+    box.fill("the slow one")
+    choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
+    press_send(page)
+    uploading(page, "slow.bin")
+    box.press("ArrowUp")  # edits "hello"
+    expect(box).to_have_value("hello")
+    cancel_the_upload_of(page, "slow.bin", TEXT_BACK)
+    # The edit keeps the composer; the draft it hides, shown when it ends, has the text.
+    expect(box).to_have_value("hello")
+    box.press("Escape")
+    expect(box).to_have_value("the slow one")
+
+
+def test_a_text_cancelled_while_send_waits_for_storing_comes_back_after_it(people):
+    alice, bob = conversation(people)
+    page = alice.page
+    Uplink(page).limit(10_000)
+    box = page.get_by_label("Message", exact=True)
+    box.fill("the slow one")
+    choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
+    press_send(page)
+    uploading(page, "slow.bin")
+    # The next message's Send takes the composer's text and waits for its file to be stored.
+    hold_stores(page)
+    box.fill("the next one")
+    choose(page, "notes.txt", "text/plain", b"notes")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#upload-status")).to_have_text(re.compile("^Sending once notes.txt"))
+    cancel_the_upload_of(page, "slow.bin", TEXT_BACK)
+    release_stores(page)
+    expect(messages(bob.page).filter(has_text="the next one")).to_have_count(1)
+    expect(box).to_have_value("the slow one")
+    page.reload()
+    expect(box).to_have_value("the slow one")
