@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.support.browser import Uplink, conversation, messages, unique
 from tests.support.files import (
@@ -43,6 +43,18 @@ TEXT_BACK = "Upload cancelled. Its text is back in the draft."
 def uploading(page: Page, name: str) -> None:
     """Waits until the upload of ``name`` is under way."""
     expect(page.get_by_role("progressbar", name="Uploading " + name)).to_be_visible()
+
+
+def send_slowly(page: Page, text: str) -> Locator:
+    """Sends ``text`` with slow.bin on a throttled uplink, until its upload is under way;
+    the composer."""
+    Uplink(page).limit(10_000)
+    box = page.get_by_label("Message", exact=True)
+    box.fill(text)
+    choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
+    press_send(page)
+    uploading(page, "slow.bin")
+    return box
 
 
 def cancel_the_upload_of(page: Page, name: str, status: str = "Upload cancelled.") -> None:
@@ -121,12 +133,7 @@ def test_a_description_changed_after_cancel_goes_with_a_new_upload(people):
 def test_text_typed_during_the_upload_follows_the_cancelled_text(people):
     alice, _bob = conversation(people, both=False)
     page = alice.page
-    Uplink(page).limit(10_000)
-    box = page.get_by_label("Message", exact=True)
-    box.fill("the slow one")
-    choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
-    press_send(page)
-    uploading(page, "slow.bin")
+    box = send_slowly(page, "the slow one")
     box.fill("the next one")
     cancel_the_upload_of(page, "slow.bin", TEXT_BACK)
     # Neither text is lost: the cancelled one first, as it was written first.
@@ -140,12 +147,7 @@ def test_a_cancelled_text_waits_in_its_own_conversation(people):
     alice, bob = conversation(people, both=False)
     carol = people("carol").login(unique("carol"))
     page = alice.page
-    Uplink(page).limit(10_000)
-    box = page.get_by_label("Message", exact=True)
-    box.fill("for bob")
-    choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
-    press_send(page)
-    uploading(page, "slow.bin")
+    box = send_slowly(page, "for bob")
     alice.open_chat(carol.username)
     box.fill("for carol")
     cancel_the_upload_of(page, "slow.bin", TEXT_BACK)
@@ -160,12 +162,7 @@ def test_a_cancelled_text_waits_behind_an_edit(people):
     page = alice.page
     alice.send("hello")
     expect(messages(page).locator(".state")).to_have_text([re.compile("^(Sent|Read)$")])
-    Uplink(page).limit(10_000)
-    box = page.get_by_label("Message", exact=True)
-    box.fill("the slow one")
-    choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
-    press_send(page)
-    uploading(page, "slow.bin")
+    box = send_slowly(page, "the slow one")
     box.press("ArrowUp")  # edits "hello"
     expect(box).to_have_value("hello")
     cancel_the_upload_of(page, "slow.bin", TEXT_BACK)
@@ -178,12 +175,7 @@ def test_a_cancelled_text_waits_behind_an_edit(people):
 def test_a_text_cancelled_while_send_waits_for_storing_comes_back_after_it(people):
     alice, bob = conversation(people)
     page = alice.page
-    Uplink(page).limit(10_000)
-    box = page.get_by_label("Message", exact=True)
-    box.fill("the slow one")
-    choose(page, "slow.bin", "application/octet-stream", b"y" * 90_000)
-    press_send(page)
-    uploading(page, "slow.bin")
+    box = send_slowly(page, "the slow one")
     # The next message's Send takes the composer's text and waits for its file to be stored.
     hold_stores(page)
     box.fill("the next one")
