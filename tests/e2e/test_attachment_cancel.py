@@ -12,6 +12,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.support.browser import Uplink, conversation, messages, unique
 from tests.support.files import (
+    TEXT_BACK,
     choose,
     files_on_device,
     hold_stores,
@@ -35,9 +36,6 @@ def uploads_of(page: Page) -> list:
         lambda r: seen.append(r) if r.method == "POST" and "/api/attachments" in r.url else None,
     )
     return seen
-
-
-TEXT_BACK = "Upload cancelled. Its text is back in the draft."
 
 
 def uploading(page: Page, name: str) -> None:

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from chat.attachments import MAX_PER_MESSAGE
 from tests.support.browser import Uplink, conversation, messages
-from tests.support.files import choose, kept, press_send, waiting
+from tests.support.files import TEXT_BACK, choose, kept, press_send, waiting
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +90,7 @@ def test_a_cancelled_upload_leaves_out_the_files_chosen_since_that_no_longer_fit
     page.get_by_role("button", name="Cancel").click()
     # The cancelled message's files come back first; the last chosen no longer fits.
     expect(waiting(page).get_by_role("listitem")).to_have_count(MAX_PER_MESSAGE)
-    expect(status(page)).to_have_text("Upload cancelled. " + FULL + later[-1] + ".")
+    expect(status(page)).to_have_text(TEXT_BACK + " " + FULL + later[-1] + ".")
     expect(waiting(page)).not_to_contain_text(later[-1])
     choose_many(page, ["one-more.txt"])
     expect(status(page)).to_have_text(FULL + "one-more.txt.")

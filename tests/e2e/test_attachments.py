@@ -14,7 +14,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.support.browser import Uplink, unique
-from tests.support.files import attach_and_send, png
+from tests.support.files import TEXT_BACK, attach_and_send, png
 
 pytestmark = pytest.mark.e2e
 
@@ -133,7 +133,7 @@ def test_cancel_aborts_an_upload_in_progress(people):
     attach_and_send(alice.page, "slow.bin", "application/octet-stream", b"y" * 90_000)
     expect(alice.page.get_by_role("progressbar", name="Uploading slow.bin")).to_be_visible()
     alice.page.get_by_role("button", name="Cancel").click()
-    expect(alice.page.locator("#upload-status")).to_have_text("Upload cancelled.")
+    expect(alice.page.locator("#upload-status")).to_have_text(TEXT_BACK)
     expect(alice.page.locator("#upload")).to_be_hidden()
     expect(alice.page.get_by_role("log").locator("li.message")).to_have_count(0)
     # The message is taken back: its text is in the composer again.

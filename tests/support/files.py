@@ -17,6 +17,10 @@ def png(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
+# What the page says when a cancelled upload gave its message's text back to the draft.
+TEXT_BACK = "Upload cancelled. Its text is back in the draft."
+
+
 def choose(page: Page, name: str, mime: str, data: bytes) -> None:
     """Chooses the file by the attach button and sees it among the files to send."""
     page.get_by_label("Attach a file").set_input_files(
