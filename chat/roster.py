@@ -108,7 +108,7 @@ def newcomer_lists(batch: Sequence[Newcomer]) -> list[list[dict[str, Any]]]:
     lists = []
     for me, name in batch:
         drop = me if me in shown_ids else spare if len(shown) >= limit else None
-        own = store.Listed(me, name, None, (), False, 0, None, False, False, {})
+        own = store.Listed.untouched(me, name, None)
         lists.append([payloads.listed_user(own, True)] + [e for uid, e in shown if uid != drop])
     return lists
 

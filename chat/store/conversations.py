@@ -21,13 +21,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from chat.extensions import db
-from chat.models import Message, ReadState, User
+from chat.models import Message, ReadState
 
 # The connect path selects from the tables, not the mapped classes: plain Core execution,
 # without the ORM's per-statement compile state (measured ~8% of a connect for contacts()).
 _MESSAGES = Message.__table__
 _READ_STATE = ReadState.__table__
-_USERS = User.__table__
 
 # SQLite allows 500 terms in a compound SELECT; stay well below it.
 _UNION_CHUNK = 100

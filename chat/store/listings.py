@@ -45,6 +45,14 @@ class Listed(NamedTuple):
     hidden: bool  # this user blocked the lister: its presence is not shown to the lister
     attachments: Mapping[int, list[dict]]  # wire entries by message id (shared by a list)
 
+    @classmethod
+    def untouched(cls, user_id: str, username: str, last_seen: datetime | None) -> Listed:
+        """An entry no conversation, read mark or block touches (a newcomer's list)."""
+        return cls(user_id, username, last_seen, (), False, 0, None, False, False, _NO_FILES)
+
+
+_NO_FILES: Mapping[int, list[dict]] = {}
+
 
 def listing(
     user_id: str,
@@ -96,13 +104,7 @@ def newcomer_listing(chosen: list[str], limit: int) -> list[Listed]:
     rows = _listed_users(_NOBODY, chosen, limit)
     db.session.commit()
     rows.sort(key=lambda row: row[2])
-    return [
-        Listed(uid, name, last_seen, (), False, 0, None, False, False, _NO_FILES)
-        for uid, name, _key, last_seen, _up_to in rows
-    ]
-
-
-_NO_FILES: Mapping[int, list[dict]] = {}
+    return [Listed.untouched(uid, name, last_seen) for uid, name, _key, last_seen, _ in rows]
 
 
 def _listed_users(user_id: str, chosen: list[str], limit: int) -> list:
